@@ -1,0 +1,121 @@
+//! One handler attempt: started, raced against the timeout and the stop signal, with panics
+//! captured, and its outcome recorded.
+//!
+//! A panic becomes a failed attempt of this subscriber; a handler past its timeout is dropped
+//! (cancelled at its next await) and recorded as timed out. Neither reaches the worker's
+//! loop, the publisher or any other subscriber.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use serde::Serialize;
+
+use super::dead_letter::DeadLetterReason;
+use super::handler::{Handler, HandlerFuture};
+use super::stop::StopSignal;
+use crate::event::Event;
+
+/// How one attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    /// The handler returned `Ok`.
+    Succeeded,
+    /// The handler returned an error.
+    Failed {
+        /// Its message.
+        message: String,
+    },
+    /// The handler panicked.
+    Panicked {
+        /// The panic message, when it was a string.
+        message: String,
+    },
+    /// The handler ran past its timeout and was dropped.
+    TimedOut {
+        /// The timeout, in milliseconds.
+        after_ms: u64,
+    },
+    /// The subscriber stopped while the handler ran.
+    Cancelled {
+        /// Why the subscriber stopped.
+        reason: DeadLetterReason,
+    },
+    /// The gate store could not be reached, so the handler did not run.
+    StoreUnavailable {
+        /// What the store said.
+        reason: String,
+    },
+}
+
+impl AttemptOutcome {
+    /// True for [`AttemptOutcome::Succeeded`].
+    pub fn is_success(&self) -> bool {
+        matches!(self, Self::Succeeded)
+    }
+
+    /// A short label for logs: `succeeded`, `failed`, `panicked`, ...
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed { .. } => "failed",
+            Self::Panicked { .. } => "panicked",
+            Self::TimedOut { .. } => "timed_out",
+            Self::Cancelled { .. } => "cancelled",
+            Self::StoreUnavailable { .. } => "store_unavailable",
+        }
+    }
+}
+
+/// One attempt, as kept with a dead letter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttemptRecord {
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// When it started, in unix milliseconds on the bus's clock.
+    pub started_at_unix_ms: u64,
+}
+
+/// Runs `handler` on `event` once, bounded by `timeout` and by `stop`.
+pub(crate) async fn run(
+    handler: &dyn Handler,
+    event: Event,
+    timeout: Duration,
+    stop: &StopSignal,
+) -> AttemptOutcome {
+    let future = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(event))) {
+        Ok(future) => future,
+        Err(payload) => return panicked(payload),
+    };
+    tokio::select! {
+        biased;
+        reason = stop.stopped() => AttemptOutcome::Cancelled { reason },
+        outcome = bounded(future, timeout) => outcome,
+    }
+}
+
+async fn bounded(future: HandlerFuture, timeout: Duration) -> AttemptOutcome {
+    match tokio::time::timeout(timeout, AssertUnwindSafe(future).catch_unwind()).await {
+        Ok(Ok(Ok(()))) => AttemptOutcome::Succeeded,
+        Ok(Ok(Err(error))) => AttemptOutcome::Failed { message: error.message().to_owned() },
+        Ok(Err(payload)) => panicked(payload),
+        Err(_elapsed) => AttemptOutcome::TimedOut {
+            after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        },
+    }
+}
+
+fn panicked(payload: Box<dyn Any + Send>) -> AttemptOutcome {
+    let message = if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    };
+    AttemptOutcome::Panicked { message }
+}

@@ -1,0 +1,82 @@
+//! What the bus and all its workers share: the clock, the observer, the dead letters, the
+//! idle signal and the mutant switches, with the helpers that record a step everywhere it
+//! must be recorded at once (counter, observer, log, dead-letter list).
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use super::attempt::AttemptRecord;
+use super::counters::Counters;
+use super::dead_letter::{DeadLetter, DeadLetterReason, DeadLetters};
+use super::observer::{Observation, Observer};
+use super::subscriber::Subscriber;
+use crate::clock::Clock;
+use crate::event::Event;
+use crate::mutants::Mutants;
+use crate::sync::{AtomicBool, Ordering};
+
+pub(crate) struct Core {
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) observer: Arc<dyn Observer>,
+    pub(crate) dead_letters: DeadLetters,
+    pub(crate) idle: Notify,
+    pub(crate) closed: AtomicBool,
+    #[cfg_attr(not(feature = "mutants"), allow(dead_code))]
+    pub(crate) mutants: Mutants,
+}
+
+impl Core {
+    pub(crate) fn observe(&self, observation: Observation<'_>) {
+        self.observer.observe(observation);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Records that `subscriber` will not handle `event`, for `reason`.
+    pub(crate) fn dead_letter(
+        &self,
+        subscriber: &Subscriber,
+        event: &Event,
+        reason: DeadLetterReason,
+        attempts: Vec<AttemptRecord>,
+    ) {
+        Counters::bump(&subscriber.counters.dead_lettered);
+        match reason {
+            DeadLetterReason::Overflow => Counters::bump(&subscriber.counters.overflowed),
+            DeadLetterReason::Conflict => Counters::bump(&subscriber.counters.conflicts),
+            _ => {}
+        }
+        self.observe(Observation::DeadLettered {
+            event,
+            subscriber: &subscriber.name,
+            reason,
+        });
+        tracing::warn!(
+            target: "eventgate::bus",
+            event_id = %event.id(),
+            subscriber = %subscriber.name,
+            key = event.key(),
+            reason = %reason,
+            attempts = attempts.len(),
+            "dead-lettered"
+        );
+        self.dead_letters.push(DeadLetter {
+            subscriber: subscriber.name.clone(),
+            event: event.clone(),
+            reason,
+            attempts,
+            at_unix_ms: self.clock.unix_now_ms(),
+        });
+    }
+
+    /// Marks one of `subscriber`'s taken events finished, waking idle waiters if it was the
+    /// last.
+    pub(crate) fn finish(&self, subscriber: &Subscriber) {
+        if subscriber.queue.finish() {
+            self.idle.notify_waiters();
+        }
+    }
+}

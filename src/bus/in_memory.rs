@@ -1,0 +1,248 @@
+//! `InMemoryEventBus`: the in-process bus.
+//!
+//! `publish` is synchronous on purpose. It validates the event, stamps it, and pushes one
+//! shared handle on each matching subscriber's bounded queue, and returns; it has no await
+//! point, so it cannot wait for a subscriber, and no subscriber's failure can reach it. The
+//! design rejected here is an async `publish` that awaits a channel with room: one slow
+//! subscriber would then hold up every publisher.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::config::{BusConfig, SubscribeError, SubscriberConfig};
+use super::core::Core;
+use super::dead_letter::{DeadLetter, DeadLetterReason, DeadLetters};
+use super::handler::Handler;
+use super::observer::Observation;
+use super::registry::Registry;
+use super::subscriber::Subscriber;
+use super::topology::{SubscriberInfo, TopicInfo, Topology};
+use super::worker::Worker;
+use super::{BusFuture, EventBus, PublishError, PublishReceipt, ShutdownReport};
+use super::{UnsubscribeError, UnsubscribeReport};
+use crate::clock::Clock;
+use crate::event::{EventIds, NewEvent};
+use crate::gate::GateStore;
+use crate::sync::{AtomicBool, Ordering, RwLock, read, write};
+
+/// The in-process event bus. Cheap to clone: clones share one bus.
+#[derive(Clone)]
+pub struct InMemoryEventBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    core: Arc<Core>,
+    registry: RwLock<Registry>,
+    workers: std::sync::Mutex<BTreeMap<Arc<str>, JoinHandle<usize>>>,
+    ids: EventIds,
+    store: Arc<dyn GateStore>,
+    payload_limit_bytes: usize,
+}
+
+impl InMemoryEventBus {
+    /// A bus with every default: tokio's clock, a [`crate::gate::MemoryStore`], no observer.
+    pub fn new() -> Self {
+        Self::with_config(BusConfig::default())
+    }
+
+    /// A bus with `config`.
+    pub fn with_config(config: BusConfig) -> Self {
+        let store = config.default_store();
+        let core = Core {
+            clock: config.clock,
+            observer: config.observer,
+            dead_letters: DeadLetters::new(config.dead_letters_max),
+            idle: tokio::sync::Notify::new(),
+            closed: AtomicBool::new(false),
+            mutants: config.mutants,
+        };
+        let inner = Inner {
+            core: Arc::new(core),
+            registry: RwLock::new(Registry::default()),
+            workers: std::sync::Mutex::new(BTreeMap::new()),
+            ids: config.ids,
+            store,
+            payload_limit_bytes: config.payload_limit_bytes,
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The bus's clock.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.core.clock.clone()
+    }
+
+    /// Every topic with its subscribers, queue depths and counters.
+    pub fn topology(&self) -> Topology {
+        let registry = read(&self.inner.registry);
+        let topics = registry
+            .topics()
+            .map(|(topic, subscribers)| TopicInfo {
+                topic: topic.to_string(),
+                subscribers: subscribers.iter().map(|s| s.info()).collect(),
+            })
+            .collect();
+        Topology { topics }
+    }
+
+    /// One subscriber's queue depth and counters.
+    pub fn subscriber(&self, name: &str) -> Option<SubscriberInfo> {
+        read(&self.inner.registry).get(name).map(|s| s.info())
+    }
+
+    /// The dead letters kept, oldest first.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.inner.core.dead_letters.snapshot()
+    }
+
+    /// How many dead letters were evicted to keep the list within its bound.
+    pub fn dead_letters_evicted(&self) -> u64 {
+        self.inner.core.dead_letters.evicted()
+    }
+
+    fn all_idle(&self) -> bool {
+        read(&self.inner.registry).subscribers().all(|s| s.queue.is_idle())
+    }
+
+    async fn wait_idle(&self) {
+        loop {
+            let notified = self.inner.core.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.all_idle() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Removes every subscriber and stops its worker for `reason`; returns the dead-lettered
+    /// count per subscriber.
+    async fn stop_all(&self, reason: DeadLetterReason) -> BTreeMap<String, usize> {
+        let removed: Vec<Arc<Subscriber>> = {
+            let mut registry = write(&self.inner.registry);
+            let names: Vec<Arc<str>> = registry.subscribers().map(|s| s.name.clone()).collect();
+            names.iter().filter_map(|name| registry.remove(name)).collect()
+        };
+        let mut report = BTreeMap::new();
+        for subscriber in removed {
+            subscriber.stop.stop(reason);
+            let count = self.join_worker(&subscriber.name).await;
+            report.insert(subscriber.name.to_string(), count);
+        }
+        report
+    }
+
+    async fn join_worker(&self, name: &str) -> usize {
+        let handle = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
+        match handle {
+            Some(handle) => handle.await.unwrap_or_else(|error| {
+                tracing::error!(target: "eventgate::bus", subscriber = name, %error, "worker ended abnormally");
+                0
+            }),
+            None => 0,
+        }
+    }
+}
+
+impl Default for InMemoryEventBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventBus for InMemoryEventBus {
+    fn publish(&self, event: NewEvent) -> Result<PublishReceipt, PublishError> {
+        let core = &self.inner.core;
+        if core.is_closed() {
+            return Err(PublishError::ShutDown);
+        }
+        event.validate(self.inner.payload_limit_bytes)?;
+        let event = event.into_event(self.inner.ids.next_id(), core.clock.unix_now_ms());
+        core.observe(Observation::Published { event: &event });
+        let fan_out = read(&self.inner.registry).fan_out(core, &event);
+        tracing::debug!(
+            target: "eventgate::bus",
+            event_id = %event.id(),
+            topic = event.topic(),
+            key = event.key(),
+            queued = fan_out.queued,
+            overflowed = fan_out.overflowed,
+            "published"
+        );
+        Ok(PublishReceipt {
+            event_id: event.id().clone(),
+            queued: fan_out.queued,
+            overflowed: fan_out.overflowed,
+        })
+    }
+
+    fn subscribe_arc(
+        &self,
+        config: SubscriberConfig,
+        handler: Arc<dyn Handler>,
+    ) -> Result<(), SubscribeError> {
+        config.validate()?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SubscribeError::NoRuntime)?;
+        let store = config.store.clone().unwrap_or_else(|| self.inner.store.clone());
+        let subscriber = Arc::new(Subscriber::new(config, handler, store));
+        {
+            let mut registry = write(&self.inner.registry);
+            if self.inner.core.is_closed() {
+                return Err(SubscribeError::ShutDown);
+            }
+            if registry.contains(&subscriber.name) {
+                return Err(SubscribeError::DuplicateName(subscriber.name.to_string()));
+            }
+            registry.insert(subscriber.clone());
+            let worker = Worker::new(subscriber.clone(), self.inner.core.clone());
+            let handle = runtime.spawn(worker.run());
+            let mut workers = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner());
+            workers.insert(subscriber.name.clone(), handle);
+        }
+        tracing::info!(
+            target: "eventgate::bus",
+            subscriber = %subscriber.name,
+            topics = ?subscriber.config.topics,
+            mode = ?subscriber.config.mode,
+            "subscribed"
+        );
+        Ok(())
+    }
+
+    fn unsubscribe<'a>(&'a self, name: &'a str) -> BusFuture<'a, Result<UnsubscribeReport, UnsubscribeError>> {
+        Box::pin(async move {
+            let removed = write(&self.inner.registry).remove(name);
+            let subscriber = removed.ok_or_else(|| UnsubscribeError::Unknown(name.to_owned()))?;
+            subscriber.stop.stop(DeadLetterReason::Unsubscribed);
+            let dead_lettered = self.join_worker(name).await;
+            self.inner.core.idle.notify_waiters();
+            tracing::info!(target: "eventgate::bus", subscriber = name, dead_lettered, "unsubscribed");
+            Ok(UnsubscribeReport { dead_lettered })
+        })
+    }
+
+    fn idle(&self) -> BusFuture<'_, ()> {
+        Box::pin(self.wait_idle())
+    }
+
+    fn shutdown(&self, deadline: Duration) -> BusFuture<'_, ShutdownReport> {
+        Box::pin(async move {
+            self.inner.core.closed.store(true, Ordering::SeqCst);
+            let drained = tokio::time::timeout(deadline, self.wait_idle()).await.is_ok();
+            let undelivered = self.stop_all(DeadLetterReason::Shutdown).await;
+            let report = ShutdownReport { drained_before_deadline: drained, undelivered };
+            tracing::info!(
+                target: "eventgate::bus",
+                drained = report.drained_before_deadline,
+                undelivered = report.undelivered_total(),
+                "bus shut down"
+            );
+            report
+        })
+    }
+}

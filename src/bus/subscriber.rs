@@ -1,0 +1,56 @@
+//! One subscriber's shared state: its configuration, handler, gate store, queue, counters and
+//! stop signal. The publisher sees only the queue; the worker sees all of it.
+
+use std::sync::Arc;
+
+use super::config::SubscriberConfig;
+use super::counters::{CounterSnapshot, Counters};
+use super::handler::Handler;
+use super::queue::Queue;
+use super::stop::StopSignal;
+use super::topology::SubscriberInfo;
+use crate::gate::GateStore;
+
+/// See the module docs.
+pub(crate) struct Subscriber {
+    pub(crate) name: Arc<str>,
+    pub(crate) config: SubscriberConfig,
+    pub(crate) handler: Arc<dyn Handler>,
+    pub(crate) store: Arc<dyn GateStore>,
+    pub(crate) queue: Queue,
+    pub(crate) counters: Counters,
+    pub(crate) stop: StopSignal,
+}
+
+impl Subscriber {
+    /// A subscriber with a validated `config`.
+    pub(crate) fn new(
+        config: SubscriberConfig,
+        handler: Arc<dyn Handler>,
+        store: Arc<dyn GateStore>,
+    ) -> Self {
+        Self {
+            name: Arc::from(config.name.as_str()),
+            queue: Queue::new(config.queue_capacity),
+            config,
+            handler,
+            store,
+            counters: Counters::default(),
+            stop: StopSignal::default(),
+        }
+    }
+
+    pub(crate) fn counters(&self) -> CounterSnapshot {
+        self.counters.snapshot()
+    }
+
+    pub(crate) fn info(&self) -> SubscriberInfo {
+        SubscriberInfo {
+            name: self.name.to_string(),
+            mode: self.config.mode,
+            queue_depth: self.queue.depth(),
+            queue_capacity: self.queue.capacity(),
+            counters: self.counters(),
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! A subscriber's worker: takes events from its queue one at a time, passes each through the
+//! gate, runs the handler, and settles the outcome (handled, suppressed, retried or
+//! dead-lettered).
+//!
+//! One worker per subscriber, one handler run at a time, so first attempts reach a subscriber
+//! in publish order and two attempts for one key never overlap in this process (across
+//! processes the gate's lease keeps them apart). An at-least-once event waiting out its
+//! backoff sits in the worker's retry set, not in the queue, so it does not hold up other
+//! keys; the retry set is bounded by the queue capacity, and while it is full the worker
+//! takes no new events, so the queue fills and overflows are recorded rather than memory
+//! growing.
+//!
+//! When told to stop (unsubscribe, shutdown), the worker cancels the running handler,
+//! dead-letters it, everything waiting for a retry and everything still queued, with the
+//! stop's reason, and returns how many it dead-lettered.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::attempt::{self, AttemptOutcome, AttemptRecord};
+use super::config::DeliveryMode;
+use super::core::Core;
+use super::counters::Counters;
+use super::dead_letter::DeadLetterReason;
+use super::observer::Observation;
+use super::subscriber::Subscriber;
+use crate::event::Event;
+use crate::gate::{ClaimOutcome, ClaimToken, StoreError};
+
+/// An event on its way through the worker, with the attempts made so far.
+struct Work {
+    event: Event,
+    attempts: Vec<AttemptRecord>,
+}
+
+impl Work {
+    fn next_attempt(&self) -> u32 {
+        u32::try_from(self.attempts.len()).unwrap_or(u32::MAX).saturating_add(1)
+    }
+}
+
+/// Events waiting out a backoff, in due order (ties in scheduling order).
+#[derive(Default)]
+struct Retries {
+    due: BTreeMap<(Instant, u64), Work>,
+    scheduled: u64,
+}
+
+impl Retries {
+    fn schedule(&mut self, at: Instant, work: Work) {
+        self.scheduled += 1;
+        self.due.insert((at, self.scheduled), work);
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.due.keys().next().map(|(at, _)| *at)
+    }
+
+    fn take_first(&mut self) -> Option<Work> {
+        self.due.pop_first().map(|(_, work)| work)
+    }
+}
+
+/// The worker's state between events.
+pub(crate) struct Worker {
+    subscriber: Arc<Subscriber>,
+    core: Arc<Core>,
+    retries: Retries,
+}
+
+/// How processing one event ended for the worker loop.
+enum Step {
+    Done,
+    Stopped(DeadLetterReason),
+}
+
+impl Worker {
+    pub(crate) fn new(subscriber: Arc<Subscriber>, core: Arc<Core>) -> Self {
+        Self { subscriber, core, retries: Retries::default() }
+    }
+
+    /// Runs until stopped; returns how many events it dead-lettered on the way out.
+    pub(crate) async fn run(mut self) -> usize {
+        tracing::debug!(target: "eventgate::bus", subscriber = %self.subscriber.name, "worker started");
+        loop {
+            let subscriber = self.subscriber.clone();
+            let next = tokio::select! {
+                biased;
+                reason = subscriber.stop.stopped() => return self.drain(reason),
+                work = self.next_work() => work,
+            };
+            let Some(work) = next else {
+                let reason = subscriber.stop.reason().unwrap_or(DeadLetterReason::Shutdown);
+                return self.drain(reason);
+            };
+            if let Step::Stopped(reason) = self.process(work).await {
+                return self.drain(reason);
+            }
+        }
+    }
+
+    /// The next due retry or, while the retry set has room, the next queued event.
+    async fn next_work(&mut self) -> Option<Work> {
+        let room = self.retries.due.len() < self.subscriber.queue.capacity();
+        match self.retries.next_due() {
+            Some(due) => {
+                tokio::select! {
+                    biased;
+                    () = tokio::time::sleep_until(due) => self.retries.take_first(),
+                    event = self.subscriber.queue.next(), if room => Some(first(event?)),
+                }
+            }
+            None => Some(first(self.subscriber.queue.next().await?)),
+        }
+    }
+
+    async fn process(&mut self, work: Work) -> Step {
+        let span = tracing::debug_span!(
+            target: "eventgate::bus",
+            "deliver",
+            event_id = %work.event.id(),
+            subscriber = %self.subscriber.name,
+            key = work.event.key(),
+        );
+        let step = match self.subscriber.config.mode {
+            DeliveryMode::Ungated => self.run_ungated(work).instrument(span).await,
+            DeliveryMode::AtMostOnce | DeliveryMode::AtLeastOnce => {
+                self.run_gated(work).instrument(span).await
+            }
+        };
+        step
+    }
+
+    async fn run_ungated(&mut self, mut work: Work) -> Step {
+        let outcome = self.attempt(&mut work).await;
+        self.settle_without_gate(work, outcome)
+    }
+
+    async fn run_gated(&mut self, mut work: Work) -> Step {
+        let Some(token) = self.claim(&mut work).await else {
+            return Step::Done;
+        };
+        let outcome = self.attempt(&mut work).await;
+        match self.subscriber.config.mode {
+            DeliveryMode::AtLeastOnce => self.settle_at_least_once(work, token, outcome).await,
+            _ => self.settle_at_most_once(work, token, outcome).await,
+        }
+    }
+
+    /// Claims the event's key; `None` when the event was settled without running.
+    async fn claim(&mut self, work: &mut Work) -> Option<ClaimToken> {
+        let (sub, event) = (&self.subscriber, &work.event);
+        let lease = sub.config.lease;
+        let claim = sub.store.claim(&sub.name, event.key(), event.fingerprint(), lease).await;
+        match claim {
+            Ok(ClaimOutcome::Claimed(token)) => {
+                self.core.observe(Observation::Claimed { event, subscriber: &sub.name, lease });
+                return Some(token);
+            }
+            Ok(ClaimOutcome::Duplicate(holder)) => {
+                Counters::bump(&sub.counters.suppressed);
+                self.core.observe(Observation::Suppressed { event, subscriber: &sub.name, holder });
+                tracing::debug!(target: "eventgate::bus", state = ?holder.state, "suppressed duplicate");
+                self.core.finish(sub);
+            }
+            Ok(ClaimOutcome::Conflict(_)) => self.dead_letter_now(work, DeadLetterReason::Conflict),
+            Err(StoreError::Full { .. }) => self.dead_letter_now(work, DeadLetterReason::StoreFull),
+            Err(error) => self.store_unavailable(work, error),
+        }
+        None
+    }
+
+    fn store_unavailable(&mut self, work: &mut Work, error: StoreError) {
+        let outcome = AttemptOutcome::StoreUnavailable { reason: error.to_string() };
+        work.attempts.push(self.record(work.next_attempt(), outcome));
+        let mode = self.subscriber.config.mode;
+        if mode == DeliveryMode::AtLeastOnce && self.may_retry(work) {
+            let taken = std::mem::replace(&mut work.attempts, Vec::new());
+            self.schedule_retry(Work { event: work.event.clone(), attempts: taken });
+        } else {
+            self.dead_letter_now(work, DeadLetterReason::StoreUnavailable);
+        }
+    }
+
+    /// Runs one handler attempt and records it.
+    async fn attempt(&mut self, work: &mut Work) -> AttemptOutcome {
+        let (sub, event) = (&self.subscriber, &work.event);
+        let attempt = work.next_attempt();
+        let started = self.record(attempt, AttemptOutcome::Succeeded);
+        self.core.observe(Observation::HandlerStarted { event, subscriber: &sub.name, attempt });
+        let timeout = sub.config.handler_timeout;
+        let outcome = attempt::run(sub.handler.as_ref(), event.clone(), timeout, &sub.stop).await;
+        let ended = Observation::HandlerEnded {
+            event,
+            subscriber: &sub.name,
+            attempt,
+            outcome: &outcome,
+        };
+        self.core.observe(ended);
+        tracing::debug!(target: "eventgate::bus", attempt, outcome = outcome.label(), "handler ended");
+        if !outcome.is_success() && !matches!(outcome, AttemptOutcome::Cancelled { .. }) {
+            Counters::bump(&sub.counters.failed);
+        }
+        work.attempts.push(AttemptRecord { outcome: outcome.clone(), ..started });
+        outcome
+    }
+
+    fn settle_without_gate(&mut self, work: Work, outcome: AttemptOutcome) -> Step {
+        match outcome {
+            AttemptOutcome::Succeeded => self.handled(&work),
+            AttemptOutcome::Cancelled { reason } => {
+                self.dead_letter_now(&work, reason);
+                return Step::Stopped(reason);
+            }
+            _ => self.dead_letter_now(&work, DeadLetterReason::AttemptsExhausted),
+        }
+        Step::Done
+    }
+
+    async fn settle_at_most_once(
+        &mut self,
+        work: Work,
+        token: ClaimToken,
+        outcome: AttemptOutcome,
+    ) -> Step {
+        #[cfg(feature = "mutants")]
+        if outcome.is_success()
+            && self.core.mutants.is_on(crate::mutants::Mutant::ReleaseOnSuccess)
+        {
+            self.release(&work, token).await;
+            self.handled(&work);
+            return Step::Done;
+        }
+        self.complete(&work, token).await;
+        self.settle_without_gate(work, outcome)
+    }
+
+    async fn settle_at_least_once(
+        &mut self,
+        work: Work,
+        token: ClaimToken,
+        outcome: AttemptOutcome,
+    ) -> Step {
+        match outcome {
+            AttemptOutcome::Succeeded => {
+                self.complete(&work, token).await;
+                self.handled(&work);
+            }
+            AttemptOutcome::Cancelled { reason } => {
+                self.release(&work, token).await;
+                self.dead_letter_now(&work, reason);
+                return Step::Stopped(reason);
+            }
+            _ => {
+                self.release(&work, token).await;
+                if self.may_retry(&work) {
+                    self.schedule_retry(work);
+                } else {
+                    self.dead_letter_now(&work, DeadLetterReason::AttemptsExhausted);
+                }
+            }
+        }
+        Step::Done
+    }
+
+    fn may_retry(&self, work: &Work) -> bool {
+        let made = work.attempts.len();
+        let allowed = self.subscriber.config.attempts_max as usize;
+        #[cfg(feature = "mutants")]
+        if self.core.mutants.is_on(crate::mutants::Mutant::RetryPastBound) {
+            return made <= allowed;
+        }
+        made < allowed
+    }
+
+    fn schedule_retry(&mut self, work: Work) {
+        let attempt = work.next_attempt();
+        let after = self.subscriber.config.backoff_before(attempt);
+        let subscriber = &self.subscriber.name;
+        Counters::bump(&self.subscriber.counters.retried);
+        let event = &work.event;
+        self.core.observe(Observation::RetryScheduled { event, subscriber, attempt, after });
+        tracing::debug!(target: "eventgate::bus", attempt, after_ms = after.as_millis() as u64, "retry scheduled");
+        let due = self.core.clock.now() + after;
+        self.retries.schedule(due, work);
+    }
+
+    async fn complete(&self, work: &Work, token: ClaimToken) {
+        let (sub, event) = (&self.subscriber, &work.event);
+        let ttl = sub.config.ttl;
+        match sub.store.complete(&sub.name, event.key(), token, ttl).await {
+            Ok(()) => self.core.observe(Observation::Completed { event, subscriber: &sub.name, ttl }),
+            Err(error) => tracing::warn!(
+                target: "eventgate::bus",
+                %error,
+                "could not mark the key completed; a duplicate may run once the lease ends"
+            ),
+        }
+    }
+
+    async fn release(&self, work: &Work, token: ClaimToken) {
+        let (sub, event) = (&self.subscriber, &work.event);
+        match sub.store.release(&sub.name, event.key(), token).await {
+            Ok(()) => self.core.observe(Observation::Released { event, subscriber: &sub.name }),
+            Err(error) => tracing::warn!(target: "eventgate::bus", %error, "could not release the key"),
+        }
+    }
+
+    fn handled(&self, work: &Work) {
+        Counters::bump(&self.subscriber.counters.handled);
+        self.core.finish(&self.subscriber);
+        let _ = work;
+    }
+
+    fn dead_letter_now(&self, work: &Work, reason: DeadLetterReason) {
+        let attempts = work.attempts.clone();
+        self.core.dead_letter(&self.subscriber, &work.event, reason, attempts);
+        self.core.finish(&self.subscriber);
+    }
+
+    fn record(&self, attempt: u32, outcome: AttemptOutcome) -> AttemptRecord {
+        AttemptRecord { attempt, outcome, started_at_unix_ms: self.core.clock.unix_now_ms() }
+    }
+
+    /// Dead-letters everything the worker still holds or that waits in its queue.
+    fn drain(mut self, reason: DeadLetterReason) -> usize {
+        let mut count = 0;
+        while let Some(work) = self.retries.take_first() {
+            self.dead_letter_now(&work, reason);
+            count += 1;
+        }
+        for event in self.subscriber.queue.close() {
+            self.dead_letter_now(&first(event), reason);
+            count += 1;
+        }
+        tracing::info!(
+            target: "eventgate::bus",
+            subscriber = %self.subscriber.name,
+            %reason,
+            dead_lettered = count,
+            "worker stopped"
+        );
+        count
+    }
+}
+
+fn first(event: Event) -> Work {
+    Work { event, attempts: Vec::new() }
+}

@@ -1,0 +1,466 @@
+//! `MemoryStore`: gate records in this process, with a TTL on the injected clock and a named
+//! capacity of live keys.
+//!
+//! Records live in shards, each behind its own short lock, so no lock is ever held across a
+//! handler run and two workers claiming different keys rarely meet. A shared counter bounds
+//! the number of records. When the store is full, expired records are swept, unless no
+//! record can have expired yet (the store tracks a lower bound of every expiry it wrote, so a
+//! store full of live keys does not rescan itself on every claim); if it is still full of
+//! live keys the claim is refused with [`StoreError::Full`]. The design rejected here is evicting the oldest live
+//! key to make room: that forgets a claim and lets a duplicate run, breaking at-most-once.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::store::{ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, StoreError};
+use super::store::StoreFuture;
+use crate::clock::Clock;
+use crate::defaults;
+use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering, lock};
+
+/// How many shards a store splits its records over.
+const SHARDS: usize = 16;
+
+/// A map with a fixed hasher: iteration order depends only on what was inserted, never on a
+/// per-process random seed.
+type FixedMap<K, V> = HashMap<K, V, BuildHasherDefault<DefaultHasher>>;
+
+/// Gate records in memory; see the module docs.
+pub struct MemoryStore {
+    shards: Box<[Mutex<Shard>]>,
+    records: AtomicUsize,
+    capacity_keys: usize,
+    next_token: AtomicU64,
+    /// No record expires before `origin` plus this many nanoseconds (`u64::MAX`: none).
+    earliest_expiry_ns: AtomicU64,
+    origin: Instant,
+    clock: Arc<dyn Clock>,
+}
+
+#[derive(Default)]
+struct Shard {
+    by_subscriber: FixedMap<Box<str>, FixedMap<Box<str>, Record>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Record {
+    InProgress { token: ClaimToken, fingerprint: u64, lease_until: Instant },
+    Completed { fingerprint: u64, until: Instant },
+}
+
+impl Record {
+    fn expires_at(&self) -> Instant {
+        match *self {
+            Record::InProgress { lease_until, .. } => lease_until,
+            Record::Completed { until, .. } => until,
+        }
+    }
+
+    fn is_live(&self, now: Instant) -> bool {
+        now < self.expires_at()
+    }
+
+    fn holder(&self, now: Instant) -> Holder {
+        let state = match self {
+            Record::InProgress { .. } => HolderState::InProgress,
+            Record::Completed { .. } => HolderState::Completed,
+        };
+        Holder { state, expires_in: self.expires_at().saturating_duration_since(now) }
+    }
+
+    fn fingerprint(&self) -> u64 {
+        match *self {
+            Record::InProgress { fingerprint, .. } | Record::Completed { fingerprint, .. } => {
+                fingerprint
+            }
+        }
+    }
+}
+
+impl MemoryStore {
+    /// A store of at most [`defaults::STORE_CAPACITY_KEYS`] keys, on `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self::with_capacity(clock, defaults::STORE_CAPACITY_KEYS)
+    }
+
+    /// A store of at most `capacity_keys` keys, on `clock`.
+    ///
+    /// # Panics
+    /// When `capacity_keys` is zero: a store that can hold nothing is a configuration bug.
+    pub fn with_capacity(clock: Arc<dyn Clock>, capacity_keys: usize) -> Self {
+        assert!(capacity_keys > 0, "a memory store needs room for at least one key");
+        let shards = (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect();
+        Self {
+            shards,
+            records: AtomicUsize::new(0),
+            capacity_keys,
+            next_token: AtomicU64::new(1),
+            earliest_expiry_ns: AtomicU64::new(u64::MAX),
+            origin: clock.now(),
+            clock,
+        }
+    }
+
+    /// How many records the store holds, expired ones not yet swept included.
+    pub fn len(&self) -> usize {
+        self.records.load(Ordering::SeqCst)
+    }
+
+    /// True when the store holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The store's capacity in keys.
+    pub fn capacity_keys(&self) -> usize {
+        self.capacity_keys
+    }
+
+    /// [`GateStore::claim`], synchronously.
+    pub fn claim_now(
+        &self,
+        subscriber: &str,
+        key: &str,
+        fingerprint: u64,
+        lease: Duration,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let now = self.clock.now();
+        if let Some(outcome) = self.try_claim(subscriber, key, fingerprint, lease, now) {
+            return Ok(outcome);
+        }
+        self.sweep(now);
+        self.try_claim(subscriber, key, fingerprint, lease, now)
+            .ok_or(StoreError::Full { capacity_keys: self.capacity_keys })
+    }
+
+    /// [`GateStore::complete`], synchronously.
+    pub fn complete_now(
+        &self,
+        subscriber: &str,
+        key: &str,
+        token: ClaimToken,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let until = self.clock.now() + ttl;
+        let mut shard = lock(self.shard(subscriber, key));
+        let record = shard.record_mut(subscriber, key).ok_or(StoreError::LeaseLost)?;
+        match *record {
+            Record::InProgress { token: held, fingerprint, .. } if held == token => {
+                *record = Record::Completed { fingerprint, until };
+                drop(shard);
+                self.note_expiry(until);
+                Ok(())
+            }
+            _ => Err(StoreError::LeaseLost),
+        }
+    }
+
+    /// [`GateStore::release`], synchronously.
+    pub fn release_now(
+        &self,
+        subscriber: &str,
+        key: &str,
+        token: ClaimToken,
+    ) -> Result<(), StoreError> {
+        let mut shard = lock(self.shard(subscriber, key));
+        match shard.record_mut(subscriber, key) {
+            Some(Record::InProgress { token: held, .. }) if *held == token => {
+                shard.remove(subscriber, key);
+                self.records.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            }
+            _ => Err(StoreError::LeaseLost),
+        }
+    }
+
+    /// One claim attempt under the shard lock; `None` when a new record would not fit.
+    fn try_claim(
+        &self,
+        subscriber: &str,
+        key: &str,
+        fingerprint: u64,
+        lease: Duration,
+        now: Instant,
+    ) -> Option<ClaimOutcome> {
+        let mut shard = lock(self.shard(subscriber, key));
+        let token = ClaimToken(u128::from(self.next_token.fetch_add(1, Ordering::Relaxed)));
+        let lease_until = now + lease;
+        let claimed = Record::InProgress { token, fingerprint, lease_until };
+        match shard.record_mut(subscriber, key) {
+            Some(record) if record.is_live(now) => return Some(answer_live(record, fingerprint, now)),
+            Some(expired) => *expired = claimed,
+            None => {
+                if !self.reserve_slot() {
+                    return None;
+                }
+                shard.insert(subscriber, key, claimed);
+            }
+        }
+        drop(shard);
+        self.note_expiry(lease_until);
+        Some(ClaimOutcome::Claimed(token))
+    }
+
+    /// Lowers the bound on the earliest expiry to `at`, if `at` is earlier.
+    fn note_expiry(&self, at: Instant) {
+        let at_ns = self.nanos_since_origin(at);
+        let mut current = self.earliest_expiry_ns.load(Ordering::SeqCst);
+        while at_ns < current {
+            match self.earliest_expiry_ns.compare_exchange(
+                current,
+                at_ns,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return,
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    fn nanos_since_origin(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Counts one more record if it fits under the capacity.
+    fn reserve_slot(&self) -> bool {
+        let previous = self.records.fetch_add(1, Ordering::SeqCst);
+        if previous < self.capacity_keys {
+            return true;
+        }
+        self.records.fetch_sub(1, Ordering::SeqCst);
+        false
+    }
+
+    /// Removes every expired record, unless no record can have expired yet.
+    ///
+    /// The bound is reset before the scan, so an expiry written during the scan lowers the
+    /// new bound rather than being overwritten by it.
+    fn sweep(&self, now: Instant) {
+        if self.nanos_since_origin(now) < self.earliest_expiry_ns.load(Ordering::SeqCst) {
+            return;
+        }
+        self.earliest_expiry_ns.store(u64::MAX, Ordering::SeqCst);
+        let mut removed = 0usize;
+        for shard in self.shards.iter() {
+            let (shard_removed, shard_earliest) = lock(shard).remove_expired(now);
+            removed += shard_removed;
+            if let Some(earliest) = shard_earliest {
+                self.note_expiry(earliest);
+            }
+        }
+        self.records.fetch_sub(removed, Ordering::SeqCst);
+        tracing::debug!(target: "eventgate::gate", removed, "swept expired gate records");
+    }
+
+    fn shard(&self, subscriber: &str, key: &str) -> &Mutex<Shard> {
+        let mut hasher = DefaultHasher::new();
+        (subscriber, key).hash(&mut hasher);
+        let index = (hasher.finish() % SHARDS as u64) as usize;
+        &self.shards[index]
+    }
+}
+
+fn answer_live(record: &Record, fingerprint: u64, now: Instant) -> ClaimOutcome {
+    let holder = record.holder(now);
+    if record.fingerprint() == fingerprint {
+        ClaimOutcome::Duplicate(holder)
+    } else {
+        ClaimOutcome::Conflict(holder)
+    }
+}
+
+fn min_instant(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+impl Shard {
+    fn record_mut(&mut self, subscriber: &str, key: &str) -> Option<&mut Record> {
+        self.by_subscriber.get_mut(subscriber)?.get_mut(key)
+    }
+
+    fn insert(&mut self, subscriber: &str, key: &str, record: Record) {
+        let keys = match self.by_subscriber.get_mut(subscriber) {
+            Some(keys) => keys,
+            None => self.by_subscriber.entry(subscriber.into()).or_default(),
+        };
+        keys.insert(key.into(), record);
+    }
+
+    fn remove(&mut self, subscriber: &str, key: &str) {
+        if let Some(keys) = self.by_subscriber.get_mut(subscriber) {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.by_subscriber.remove(subscriber);
+            }
+        }
+    }
+
+    /// Removes expired records; returns how many, and the earliest expiry left.
+    fn remove_expired(&mut self, now: Instant) -> (usize, Option<Instant>) {
+        let mut removed = 0;
+        let mut earliest = None;
+        for keys in self.by_subscriber.values_mut() {
+            let before = keys.len();
+            keys.retain(|_, record| record.is_live(now));
+            removed += before - keys.len();
+            for record in keys.values() {
+                earliest = min_instant(earliest, Some(record.expires_at()));
+            }
+        }
+        self.by_subscriber.retain(|_, keys| !keys.is_empty());
+        (removed, earliest)
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("records", &self.len())
+            .field("capacity_keys", &self.capacity_keys)
+            .finish()
+    }
+}
+
+impl GateStore for MemoryStore {
+    fn claim<'a>(
+        &'a self,
+        subscriber: &'a str,
+        key: &'a str,
+        fingerprint: u64,
+        lease: Duration,
+    ) -> StoreFuture<'a, ClaimOutcome> {
+        let outcome = self.claim_now(subscriber, key, fingerprint, lease);
+        Box::pin(std::future::ready(outcome))
+    }
+
+    fn complete<'a>(
+        &'a self,
+        subscriber: &'a str,
+        key: &'a str,
+        token: ClaimToken,
+        ttl: Duration,
+    ) -> StoreFuture<'a, ()> {
+        let outcome = self.complete_now(subscriber, key, token, ttl);
+        Box::pin(std::future::ready(outcome))
+    }
+
+    fn release<'a>(
+        &'a self,
+        subscriber: &'a str,
+        key: &'a str,
+        token: ClaimToken,
+    ) -> StoreFuture<'a, ()> {
+        let outcome = self.release_now(subscriber, key, token);
+        Box::pin(std::future::ready(outcome))
+    }
+}
+
+#[cfg(all(test, not(eventgate_loom)))]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    const LEASE: Duration = Duration::from_secs(30);
+    const TTL: Duration = Duration::from_secs(3_600);
+
+    fn store(capacity_keys: usize) -> (Arc<ManualClock>, MemoryStore) {
+        let clock = Arc::new(ManualClock::new(Duration::ZERO));
+        let store = MemoryStore::with_capacity(clock.clone(), capacity_keys);
+        (clock, store)
+    }
+
+    fn claimed(outcome: Result<ClaimOutcome, StoreError>) -> ClaimToken {
+        match outcome {
+            Ok(ClaimOutcome::Claimed(token)) => token,
+            other => panic!("expected a claim, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn completed_key_is_a_duplicate_until_its_ttl_ends() {
+        let (clock, store) = store(10);
+        let token = claimed(store.claim_now("s", "k", 1, LEASE));
+        store.complete_now("s", "k", token, TTL).unwrap();
+
+        clock.advance(TTL - Duration::from_millis(1));
+        let again = store.claim_now("s", "k", 1, LEASE).unwrap();
+        assert!(matches!(again, ClaimOutcome::Duplicate(Holder { state: HolderState::Completed, .. })));
+
+        clock.advance(Duration::from_millis(1));
+        claimed(store.claim_now("s", "k", 1, LEASE));
+    }
+
+    #[test]
+    fn in_progress_key_is_a_duplicate_until_its_lease_ends() {
+        let (clock, store) = store(10);
+        claimed(store.claim_now("s", "k", 1, LEASE));
+        let again = store.claim_now("s", "k", 1, LEASE).unwrap();
+        assert!(matches!(again, ClaimOutcome::Duplicate(Holder { state: HolderState::InProgress, .. })));
+        clock.advance(LEASE);
+        claimed(store.claim_now("s", "k", 1, LEASE));
+    }
+
+    #[test]
+    fn other_fingerprint_on_a_live_key_is_a_conflict() {
+        let (_clock, store) = store(10);
+        claimed(store.claim_now("s", "k", 1, LEASE));
+        assert!(matches!(store.claim_now("s", "k", 2, LEASE), Ok(ClaimOutcome::Conflict(_))));
+    }
+
+    #[test]
+    fn keys_of_different_subscribers_are_independent() {
+        let (_clock, store) = store(10);
+        claimed(store.claim_now("a", "k", 1, LEASE));
+        claimed(store.claim_now("b", "k", 1, LEASE));
+    }
+
+    #[test]
+    fn released_key_can_be_claimed_again_and_stale_token_is_refused() {
+        let (clock, store) = store(10);
+        let first = claimed(store.claim_now("s", "k", 1, LEASE));
+        store.release_now("s", "k", first).unwrap();
+        let second = claimed(store.claim_now("s", "k", 1, LEASE));
+        assert_eq!(store.release_now("s", "k", first), Err(StoreError::LeaseLost));
+        assert_eq!(store.complete_now("s", "k", first, TTL), Err(StoreError::LeaseLost));
+
+        clock.advance(LEASE);
+        let third = claimed(store.claim_now("s", "k", 1, LEASE));
+        assert_eq!(store.complete_now("s", "k", second, TTL), Err(StoreError::LeaseLost));
+        store.complete_now("s", "k", third, TTL).unwrap();
+    }
+
+    #[test]
+    fn full_store_refuses_new_keys_and_keeps_every_live_one() {
+        let (_clock, store) = store(2);
+        claimed(store.claim_now("s", "a", 1, LEASE));
+        claimed(store.claim_now("s", "b", 1, LEASE));
+        assert_eq!(
+            store.claim_now("s", "c", 1, LEASE),
+            Err(StoreError::Full { capacity_keys: 2 })
+        );
+        assert!(matches!(store.claim_now("s", "a", 1, LEASE), Ok(ClaimOutcome::Duplicate(_))));
+        assert_eq!(store.len(), 2);
+    }
+
+    #[test]
+    fn full_store_makes_room_by_sweeping_expired_keys() {
+        let (clock, store) = store(2);
+        claimed(store.claim_now("s", "a", 1, LEASE));
+        clock.advance(Duration::from_secs(1));
+        claimed(store.claim_now("s", "b", 1, LEASE));
+        clock.advance(LEASE - Duration::from_secs(1));
+        claimed(store.claim_now("s", "c", 1, LEASE));
+        assert_eq!(store.len(), 2);
+        assert!(matches!(store.claim_now("s", "b", 1, LEASE), Ok(ClaimOutcome::Duplicate(_))));
+    }
+}
