@@ -21,6 +21,7 @@ use super::store::{ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, Sto
 use super::store::StoreFuture;
 use crate::clock::Clock;
 use crate::defaults;
+use crate::mutants::Mutants;
 use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering, lock};
 
 /// How many shards a store splits its records over.
@@ -40,6 +41,8 @@ pub struct MemoryStore {
     earliest_expiry_ns: AtomicU64,
     origin: Instant,
     clock: Arc<dyn Clock>,
+    #[cfg_attr(not(feature = "mutants"), allow(dead_code))]
+    mutants: Mutants,
 }
 
 #[derive(Default)]
@@ -103,7 +106,23 @@ impl MemoryStore {
             earliest_expiry_ns: AtomicU64::new(u64::MAX),
             origin: clock.now(),
             clock,
+            mutants: Mutants::none(),
         }
+    }
+
+    /// The same store with `mutants` switched on (only with the `mutants` feature).
+    pub fn with_mutants(mut self, mutants: Mutants) -> Self {
+        self.mutants = mutants;
+        self
+    }
+
+    /// The store's notion of now: the injected clock.
+    fn now(&self) -> Instant {
+        #[cfg(feature = "mutants")]
+        if self.mutants.is_on(crate::mutants::Mutant::TtlOnWallClock) {
+            return Instant::from_std(std::time::Instant::now());
+        }
+        self.clock.now()
     }
 
     /// How many records the store holds, expired ones not yet swept included.
@@ -129,7 +148,7 @@ impl MemoryStore {
         fingerprint: u64,
         lease: Duration,
     ) -> Result<ClaimOutcome, StoreError> {
-        let now = self.clock.now();
+        let now = self.now();
         if let Some(outcome) = self.try_claim(subscriber, key, fingerprint, lease, now) {
             return Ok(outcome);
         }
@@ -146,7 +165,7 @@ impl MemoryStore {
         token: ClaimToken,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let until = self.clock.now() + ttl;
+        let until = self.now() + ttl;
         let mut shard = lock(self.shard(subscriber, key));
         let record = shard.record_mut(subscriber, key).ok_or(StoreError::LeaseLost)?;
         match *record {
