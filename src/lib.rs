@@ -61,6 +61,8 @@ pub mod event;
 pub mod gate;
 pub mod jobs;
 pub mod mutants;
+#[cfg(not(eventgate_loom))]
+pub mod sim;
 pub mod webhook;
 mod sync;
 
