@@ -16,7 +16,7 @@ use eventgate::mutants::{Mutant, Mutants};
 use eventgate::sim::FaultKind;
 use eventgate::sim::scenario::{Overrides, Scenario};
 
-use crate::{report, scenarios};
+use crate::{mutant_budget, report, scenarios};
 
 /// Exit code: every property held.
 pub const EXIT_HELD: u8 = 0;
@@ -172,9 +172,12 @@ fn run(args: RunArgs) -> Result<u8, String> {
         no_recording: args.no_record,
         ..Overrides::default()
     };
-    let chosen: Vec<&Scenario> = match &args.scenario {
-        Some(name) => scenarios::find(name).into_iter().collect(),
-        None => scenarios::ALL.iter().collect(),
+    let budget = args.mutant.as_deref().and_then(|m| m.parse().ok()).and_then(mutant_budget::of);
+    let chosen: Vec<&Scenario> = match (&args.scenario, budget) {
+        (Some(name), _) => scenarios::find(name).into_iter().collect(),
+        // A mutant alone sweeps the scenario its budget names, where it must be caught.
+        (None, Some(budget)) => scenarios::find(budget.scenario).into_iter().collect(),
+        (None, None) => scenarios::ALL.iter().collect(),
     };
     let seeds = match args.seed {
         Some(seed) => seed..seed.saturating_add(1),
