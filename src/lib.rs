@@ -65,7 +65,8 @@ pub mod webhook;
 mod sync;
 
 pub use bus::{
-    DeliveryMode, EventBus, HandlerError, InMemoryEventBus, PublishReceipt, SubscriberConfig,
+    DeliveryMode, EventBus, HandlerError, InMemoryEventBus, PublishReceipt, StorePolicy,
+    SubscriberConfig,
 };
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use event::{Event, EventId, NewEvent, TypedEvent};

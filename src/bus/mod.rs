@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use attempt::{AttemptOutcome, AttemptRecord};
-pub use config::{BusConfig, DeliveryMode, SubscribeError, SubscriberConfig};
+pub use config::{BusConfig, DeliveryMode, StorePolicy, SubscribeError, SubscriberConfig};
 pub use counters::CounterSnapshot;
 pub use dead_letter::{DeadLetter, DeadLetterReason};
 pub use handler::{Handler, HandlerError, HandlerFuture, TypedHandler, typed};
