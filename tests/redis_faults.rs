@@ -53,7 +53,10 @@ async fn assert_claim_unavailable(store: &RedisStore) {
     let claim = store.claim("s", "k", 1, LEASE).await;
     let took = started.elapsed();
 
-    assert!(matches!(claim, Err(StoreError::Unavailable { .. })), "got {claim:?}");
+    assert!(
+        matches!(claim, Err(StoreError::Unavailable { .. })),
+        "got {claim:?}"
+    );
     assert!(took <= OP_TIMEOUT + RETURN_SLACK, "claim took {took:?}");
 }
 
@@ -65,9 +68,15 @@ async fn every_operation_on_a_closed_port_is_unavailable_within_the_timeout() {
 
     let token = eventgate::gate::ClaimToken(1);
     let complete = store.complete("s", "k", token, LEASE).await;
-    assert!(matches!(complete, Err(StoreError::Unavailable { .. })), "got {complete:?}");
+    assert!(
+        matches!(complete, Err(StoreError::Unavailable { .. })),
+        "got {complete:?}"
+    );
     let release = store.release("s", "k", token).await;
-    assert!(matches!(release, Err(StoreError::Unavailable { .. })), "got {release:?}");
+    assert!(
+        matches!(release, Err(StoreError::Unavailable { .. })),
+        "got {release:?}"
+    );
 }
 
 #[tokio::test]
@@ -96,9 +105,11 @@ async fn unreachable_store_dead_letters_store_unavailable_by_default_and_runs_no
         counted.fetch_add(1, Ordering::SeqCst);
         async { Ok::<(), HandlerError>(()) }
     };
-    bus.subscribe(SubscriberConfig::new("s", ["t"]).store(store), handler).unwrap();
+    bus.subscribe(SubscriberConfig::new("s", ["t"]).store(store), handler)
+        .unwrap();
 
-    bus.publish(NewEvent::raw("t", "k", "{}".to_owned())).unwrap();
+    bus.publish(NewEvent::raw("t", "k", "{}".to_owned()))
+        .unwrap();
     bus.idle().await;
 
     assert_eq!(runs.load(Ordering::SeqCst), 0);
@@ -146,7 +157,10 @@ async fn same_store_recovers_after_its_private_server_is_killed_and_restarted() 
     let ClaimOutcome::Claimed(token) = outcome else {
         panic!("a fresh key on a fresh server is claimed, got {outcome:?}");
     };
-    store.complete("s", "after", token, LEASE).await.expect("the complete script is reloaded");
+    store
+        .complete("s", "after", token, LEASE)
+        .await
+        .expect("the complete script is reloaded");
     let again = store.claim("s", "after", 1, LEASE).await.unwrap();
     assert!(matches!(again, ClaimOutcome::Duplicate(_)), "got {again:?}");
 }

@@ -61,18 +61,34 @@ async fn four_processes_sharing_redis_run_each_key_exactly_once() {
         return;
     };
     let started = std::time::Instant::now();
-    let children: Vec<_> = (0..PROCESSES).map(|index| spawn_child(&redis, index)).collect();
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|index| spawn_child(&redis, index))
+        .collect();
     let mut handled_total = 0;
     for child in children {
         let output = child.join().expect("the child's waiter does not panic");
         handled_total += handled_from(&output);
     }
-    eprintln!("{PROCESSES} processes x {KEYS} keys took {:?}", started.elapsed());
+    eprintln!(
+        "{PROCESSES} processes x {KEYS} keys took {:?}",
+        started.elapsed()
+    );
 
     let runs = read_run_counters(&mut redis).await;
-    let wrong: Vec<_> = runs.iter().enumerate().filter(|(_, runs)| **runs != 1).take(10).collect();
-    assert!(wrong.is_empty(), "keys (index, runs) not run exactly once: {wrong:?}");
-    assert_eq!(handled_total, KEYS as u64, "the children's handled counters add up to one run per key");
+    let wrong: Vec<_> = runs
+        .iter()
+        .enumerate()
+        .filter(|(_, runs)| **runs != 1)
+        .take(10)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "keys (index, runs) not run exactly once: {wrong:?}"
+    );
+    assert_eq!(
+        handled_total, KEYS as u64,
+        "the children's handled counters add up to one run per key"
+    );
     redis.cleanup().await;
 }
 
@@ -80,7 +96,12 @@ async fn four_processes_sharing_redis_run_each_key_exactly_once() {
 fn spawn_child(redis: &TestRedis, index: usize) -> std::thread::JoinHandle<Output> {
     let mut command = Command::new(std::env::current_exe().expect("the test binary's path"));
     command
-        .args(["--exact", "child_process_publishes_every_key", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_process_publishes_every_key",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_PREFIX_ENV, &redis.prefix)
         .env(CHILD_INDEX_ENV, index.to_string())
         .env("REDIS_URL", &redis.url);
@@ -100,8 +121,14 @@ fn spawn_child(redis: &TestRedis, index: usize) -> std::thread::JoinHandle<Outpu
 fn handled_from(output: &Output) -> u64 {
     let stdout = String::from_utf8_lossy(&output.stdout);
     // libtest prints the test's name on the same line, before the report.
-    let line = stdout.lines().find_map(|line| line.split_once(REPORT_TAG)).expect("a report line").1;
-    let field = line.split_whitespace().find_map(|f| f.strip_prefix("handled="));
+    let line = stdout
+        .lines()
+        .find_map(|line| line.split_once(REPORT_TAG))
+        .expect("a report line")
+        .1;
+    let field = line
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("handled="));
     field.and_then(|n| n.parse().ok()).expect("a handled count")
 }
 
@@ -109,8 +136,11 @@ async fn read_run_counters(redis: &mut TestRedis) -> Vec<u64> {
     let keys: Vec<String> = (0..KEYS).map(|i| counter_key(&redis.prefix, i)).collect();
     let mut runs = Vec::with_capacity(KEYS);
     for chunk in keys.chunks(1_000) {
-        let values: Vec<Option<u64>> =
-            redis::cmd("MGET").arg(chunk).query_async(&mut redis.connection).await.unwrap();
+        let values: Vec<Option<u64>> = redis::cmd("MGET")
+            .arg(chunk)
+            .query_async(&mut redis.connection)
+            .await
+            .unwrap();
         runs.extend(values.into_iter().map(|v| v.unwrap_or(0)));
     }
     runs
@@ -125,10 +155,15 @@ async fn child_process_publishes_every_key() {
     let index: usize = std::env::var(CHILD_INDEX_ENV).unwrap().parse().unwrap();
     let url = redis_support::redis_url();
     let store = RedisStore::open(RedisConfig::new(url.clone()).key_prefix(prefix.clone())).unwrap();
-    let counters = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await;
+    let counters = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await;
     let counters = counters.expect("the child reaches redis");
 
-    let buses: Vec<_> = (0..LANES).map(|_| lane(&store, &prefix, &counters)).collect();
+    let buses: Vec<_> = (0..LANES)
+        .map(|_| lane(&store, &prefix, &counters))
+        .collect();
     let start = (index % 2) * KEYS / 2;
     for offset in 0..KEYS {
         let key_index = (start + offset) % KEYS;
@@ -143,7 +178,12 @@ async fn child_process_publishes_every_key() {
         dead += bus.dead_letters().len();
     }
     println!("{REPORT_TAG} index={index} handled={handled} suppressed={suppressed} dead={dead}");
-    assert_eq!(dead, 0, "no event is dead-lettered: {:?}", buses[0].dead_letters().first());
+    assert_eq!(
+        dead,
+        0,
+        "no event is dead-lettered: {:?}",
+        buses[0].dead_letters().first()
+    );
     assert_eq!(handled + suppressed, KEYS as u64);
 }
 
@@ -159,9 +199,14 @@ fn lane(
         let (counter, mut connection) = (format!("{prefix}runs:{}", event.key()), counters.clone());
         async move {
             let mut incr = redis::pipe();
-            incr.cmd("INCR").arg(&counter).cmd("PEXPIRE").arg(&counter).arg(COUNTER_EXPIRY_MS);
+            incr.cmd("INCR")
+                .arg(&counter)
+                .cmd("PEXPIRE")
+                .arg(&counter)
+                .arg(COUNTER_EXPIRY_MS);
             let runs = incr.query_async::<(u64, i64)>(&mut connection).await;
-            runs.map(drop).map_err(|error| HandlerError::new(error.to_string()))
+            runs.map(drop)
+                .map_err(|error| HandlerError::new(error.to_string()))
         }
     };
     let config = SubscriberConfig::new(SUBSCRIBER, ["cross"])

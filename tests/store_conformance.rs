@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventgate::ManualClock;
-use eventgate::gate::{ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, MemoryStore};
 use eventgate::gate::StoreError;
+use eventgate::gate::{ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, MemoryStore};
 use redis_support::TestRedis;
 
 /// The lease the cases claim with.
@@ -54,7 +54,10 @@ struct MemoryHarness {
 impl MemoryHarness {
     fn new() -> Self {
         let clock = Arc::new(ManualClock::new(Duration::ZERO));
-        Self { store: MemoryStore::new(clock.clone()), clock }
+        Self {
+            store: MemoryStore::new(clock.clone()),
+            clock,
+        }
     }
 }
 
@@ -76,7 +79,10 @@ struct RedisHarness {
 impl RedisHarness {
     async fn connect(test: &str) -> Option<Self> {
         let redis = TestRedis::connect(test).await?;
-        Some(Self { store: redis.store(), redis })
+        Some(Self {
+            store: redis.store(),
+            redis,
+        })
     }
 
     async fn cleanup(self) {
@@ -95,7 +101,10 @@ impl Harness for RedisHarness {
 }
 
 async fn claim(h: &impl Harness, subscriber: &str, key: &str, fingerprint: u64) -> ClaimOutcome {
-    h.store().claim(subscriber, key, fingerprint, LEASE).await.expect("the store answers")
+    h.store()
+        .claim(subscriber, key, fingerprint, LEASE)
+        .await
+        .expect("the store answers")
 }
 
 async fn claimed(h: &impl Harness, subscriber: &str, key: &str) -> ClaimToken {
@@ -117,7 +126,11 @@ async fn free_key_is_claimed_and_a_second_claim_is_a_duplicate_in_progress(h: &i
 
     let holder = duplicate(claim(h, "s", "k", 1).await);
     assert_eq!(holder.state, HolderState::InProgress);
-    assert!(holder.expires_in <= LEASE, "expires_in {:?} beyond the lease", holder.expires_in);
+    assert!(
+        holder.expires_in <= LEASE,
+        "expires_in {:?} beyond the lease",
+        holder.expires_in
+    );
     assert!(!holder.expires_in.is_zero(), "a live holder has time left");
 }
 
@@ -141,7 +154,11 @@ async fn completed_key_is_a_duplicate_for_its_ttl_then_claimable(h: &impl Harnes
 
     let holder = duplicate(claim(h, "s", "k", 1).await);
     assert_eq!(holder.state, HolderState::Completed);
-    assert!(holder.expires_in > LEASE, "the ttl ({:?} left) replaced the lease", holder.expires_in);
+    assert!(
+        holder.expires_in > LEASE,
+        "the ttl ({:?} left) replaced the lease",
+        holder.expires_in
+    );
     assert!(holder.expires_in <= TTL);
 
     h.pass(TTL).await;
@@ -158,11 +175,20 @@ async fn released_key_is_claimable_again_and_its_token_is_spent(h: &impl Harness
     let first = claimed(h, "s", "k").await;
     h.store().release("s", "k", first).await.unwrap();
 
-    assert_eq!(h.store().release("s", "k", first).await, Err(StoreError::LeaseLost));
+    assert_eq!(
+        h.store().release("s", "k", first).await,
+        Err(StoreError::LeaseLost)
+    );
     let second = claimed(h, "s", "k").await;
     assert_ne!(first, second, "tokens are never reused");
-    assert_eq!(h.store().release("s", "k", first).await, Err(StoreError::LeaseLost));
-    assert_eq!(h.store().complete("s", "k", first, TTL).await, Err(StoreError::LeaseLost));
+    assert_eq!(
+        h.store().release("s", "k", first).await,
+        Err(StoreError::LeaseLost)
+    );
+    assert_eq!(
+        h.store().complete("s", "k", first, TTL).await,
+        Err(StoreError::LeaseLost)
+    );
     duplicate(claim(h, "s", "k", 1).await);
 }
 
@@ -173,28 +199,55 @@ async fn stale_token_is_refused_after_its_lease_ends_and_the_key_is_claimed_agai
     h.pass(LEASE).await;
     let current = claimed(h, "s", "k").await;
 
-    assert_eq!(h.store().complete("s", "k", stale, TTL).await, Err(StoreError::LeaseLost));
-    assert_eq!(h.store().release("s", "k", stale).await, Err(StoreError::LeaseLost));
-    assert_eq!(duplicate(claim(h, "s", "k", 1).await).state, HolderState::InProgress);
+    assert_eq!(
+        h.store().complete("s", "k", stale, TTL).await,
+        Err(StoreError::LeaseLost)
+    );
+    assert_eq!(
+        h.store().release("s", "k", stale).await,
+        Err(StoreError::LeaseLost)
+    );
+    assert_eq!(
+        duplicate(claim(h, "s", "k", 1).await).state,
+        HolderState::InProgress
+    );
 
     h.store().complete("s", "k", current, TTL).await.unwrap();
-    assert_eq!(duplicate(claim(h, "s", "k", 1).await).state, HolderState::Completed);
+    assert_eq!(
+        duplicate(claim(h, "s", "k", 1).await).state,
+        HolderState::Completed
+    );
 }
 
 async fn completed_record_is_neither_released_nor_completed_again(h: &impl Harness) {
     let token = claimed(h, "s", "k").await;
     h.store().complete("s", "k", token, TTL).await.unwrap();
 
-    assert_eq!(h.store().release("s", "k", token).await, Err(StoreError::LeaseLost));
-    assert_eq!(h.store().complete("s", "k", token, TTL).await, Err(StoreError::LeaseLost));
-    assert_eq!(duplicate(claim(h, "s", "k", 1).await).state, HolderState::Completed);
+    assert_eq!(
+        h.store().release("s", "k", token).await,
+        Err(StoreError::LeaseLost)
+    );
+    assert_eq!(
+        h.store().complete("s", "k", token, TTL).await,
+        Err(StoreError::LeaseLost)
+    );
+    assert_eq!(
+        duplicate(claim(h, "s", "k", 1).await).state,
+        HolderState::Completed
+    );
 }
 
 async fn token_that_never_held_the_key_is_refused(h: &impl Harness) {
     let foreign = ClaimToken(0x5eed);
-    assert_eq!(h.store().complete("s", "absent", foreign, TTL).await, Err(StoreError::LeaseLost));
+    assert_eq!(
+        h.store().complete("s", "absent", foreign, TTL).await,
+        Err(StoreError::LeaseLost)
+    );
     claimed(h, "s", "k").await;
-    assert_eq!(h.store().release("s", "k", foreign).await, Err(StoreError::LeaseLost));
+    assert_eq!(
+        h.store().release("s", "k", foreign).await,
+        Err(StoreError::LeaseLost)
+    );
     duplicate(claim(h, "s", "k", 1).await);
 }
 
@@ -210,8 +263,13 @@ async fn concurrent_claims_of_one_key_grant_exactly_one(h: &impl Harness) {
     let claims = (0..16).map(|_| h.store().claim("s", "k", 1, LEASE));
     let outcomes = futures_util::future::join_all(claims).await;
 
-    let granted = outcomes.iter().filter(|o| matches!(o, Ok(ClaimOutcome::Claimed(_)))).count();
-    let duplicates = outcomes.iter().filter(|o| matches!(o, Ok(ClaimOutcome::Duplicate(_))));
+    let granted = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(ClaimOutcome::Claimed(_))))
+        .count();
+    let duplicates = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(ClaimOutcome::Duplicate(_))));
     assert_eq!(granted, 1, "outcomes: {outcomes:?}");
     assert_eq!(duplicates.count(), 15, "outcomes: {outcomes:?}");
 }

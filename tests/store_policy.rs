@@ -23,7 +23,10 @@ struct FlakyStore {
 
 impl FlakyStore {
     fn new(outages: u32, clock: Arc<dyn Clock>) -> Self {
-        Self { outages: AtomicU32::new(outages), inner: MemoryStore::new(clock) }
+        Self {
+            outages: AtomicU32::new(outages),
+            inner: MemoryStore::new(clock),
+        }
     }
 }
 
@@ -35,9 +38,11 @@ impl GateStore for FlakyStore {
         fingerprint: u64,
         lease: Duration,
     ) -> StoreFuture<'a, ClaimOutcome> {
-        let down = self.outages.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
-            left.checked_sub(1)
-        });
+        let down = self
+            .outages
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            });
         if down.is_ok() {
             let reason = "stand-in outage".to_owned();
             return Box::pin(std::future::ready(Err(StoreError::Unavailable { reason })));
@@ -90,12 +95,19 @@ async fn at_most_once_fails_closed_by_default_and_dead_letters_store_unavailable
     bus.publish(event()).unwrap();
     bus.idle().await;
 
-    assert_eq!(runs.load(Ordering::SeqCst), 0, "the handler must not run ungated");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        0,
+        "the handler must not run ungated"
+    );
     let dead = bus.dead_letters();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].reason, DeadLetterReason::StoreUnavailable);
     assert_eq!(dead[0].reason.as_str(), "store-unavailable");
-    assert!(matches!(dead[0].attempts[..], [_]), "one store-unavailable attempt is recorded");
+    assert!(
+        matches!(dead[0].attempts[..], [_]),
+        "one store-unavailable attempt is recorded"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -112,7 +124,9 @@ async fn fail_open_runs_the_handler_ungated_once_when_the_store_is_away() {
 
 #[tokio::test(start_paused = true)]
 async fn at_least_once_retries_store_unavailable_and_runs_once_the_store_is_back() {
-    let config = SubscriberConfig::new("s", ["t"]).mode(DeliveryMode::AtLeastOnce).attempts_max(3);
+    let config = SubscriberConfig::new("s", ["t"])
+        .mode(DeliveryMode::AtLeastOnce)
+        .attempts_max(3);
     let (bus, runs) = bus_with_outages(2, config);
     bus.publish(event()).unwrap();
     bus.idle().await;
@@ -125,7 +139,9 @@ async fn at_least_once_retries_store_unavailable_and_runs_once_the_store_is_back
 
 #[tokio::test(start_paused = true)]
 async fn at_least_once_dead_letters_store_unavailable_once_the_attempt_budget_is_spent() {
-    let config = SubscriberConfig::new("s", ["t"]).mode(DeliveryMode::AtLeastOnce).attempts_max(3);
+    let config = SubscriberConfig::new("s", ["t"])
+        .mode(DeliveryMode::AtLeastOnce)
+        .attempts_max(3);
     let (bus, runs) = bus_with_outages(3, config);
     bus.publish(event()).unwrap();
     bus.idle().await;

@@ -205,7 +205,13 @@ impl Worker {
     /// Applies the subscriber's [`StorePolicy`] to an event whose claim could not be made.
     fn store_unavailable(&mut self, work: &mut Work, error: StoreError) -> Admission {
         if self.subscriber.config.on_store_unavailable == StorePolicy::FailOpen {
-            tracing::warn!(target: "eventgate::bus", %error, "gate store unavailable; running ungated");
+            let subscriber = &*self.subscriber.name;
+            tracing::warn!(
+                target: "eventgate::bus",
+                subscriber,
+                %error,
+                "gate store unavailable; running ungated"
+            );
             return Admission::FailOpen;
         }
         let outcome = AttemptOutcome::StoreUnavailable { reason: error.to_string() };

@@ -44,6 +44,9 @@ use redis::{RedisResult, Script};
 use self::record::{TokenSource, decode, in_progress_value, owner, record_key};
 use super::store::{ClaimOutcome, ClaimToken, GateStore, Holder, StoreError, StoreFuture};
 
+/// The tracing target of this module.
+const TARGET: &str = "eventgate::gate::redis";
+
 /// The default bound on one store operation, including reconnecting.
 pub const DEFAULT_OP_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -183,7 +186,7 @@ impl RedisStore {
         let connection = ConnectionManager::new_lazy_with_config(client, manager_config)
             .map_err(|error| RedisStoreError::Connection(error.to_string()))?;
         tracing::info!(
-            target: "eventgate::gate::redis",
+            target: TARGET,
             key_prefix = %config.key_prefix,
             op_timeout_ms = config.op_timeout.as_millis() as u64,
             "redis gate store opened"
@@ -196,7 +199,9 @@ impl RedisStore {
             complete: Script::new(COMPLETE_LUA),
             release: Script::new(RELEASE_LUA),
         };
-        Ok(Self { inner: Arc::new(inner) })
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
     }
 
     /// The prefix of every key this store writes.
@@ -219,8 +224,12 @@ impl RedisStore {
         let full_key = record_key(&self.inner.key_prefix, subscriber, key);
         let token = self.inner.tokens.next();
         let mut set = redis::cmd("SET");
-        set.arg(&full_key).arg(in_progress_value(token, fingerprint));
-        set.arg("NX").arg("PX").arg(millis_at_least_one(lease)).arg("GET");
+        set.arg(&full_key)
+            .arg(in_progress_value(token, fingerprint));
+        set.arg("NX")
+            .arg("PX")
+            .arg(millis_at_least_one(lease))
+            .arg("GET");
         let mut connection = self.inner.connection.clone();
         let previous = bounded(self.inner.op_timeout, "claim", async move {
             set.query_async::<Option<Vec<u8>>>(&mut connection).await
@@ -254,7 +263,10 @@ impl RedisStore {
         });
         // Negative: the record expired (or lost its expiry) since the claim saw it.
         let left_ms = u64::try_from(left_ms.await?).unwrap_or(0);
-        let holder = Holder { state: record.state, expires_in: Duration::from_millis(left_ms) };
+        let holder = Holder {
+            state: record.state,
+            expires_in: Duration::from_millis(left_ms),
+        };
         if record.fingerprint == fingerprint {
             Ok(ClaimOutcome::Duplicate(holder))
         } else {
@@ -269,7 +281,7 @@ impl RedisStore {
             let outcome = store.run_owned_script(&store.inner.release, &full_key, token, None);
             if let Ok(true) = outcome.await {
                 tracing::debug!(
-                    target: "eventgate::gate::redis",
+                    target: TARGET,
                     key = %full_key,
                     "removed the record of a claim whose answer was lost"
                 );
@@ -322,12 +334,14 @@ async fn bounded<T>(
     match tokio::time::timeout(timeout, call).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => {
-            tracing::debug!(target: "eventgate::gate::redis", operation, %error, "redis call failed");
-            Err(StoreError::Unavailable { reason: format!("redis {operation} failed: {error}") })
+            tracing::debug!(target: TARGET, operation, %error, "redis call failed");
+            Err(StoreError::Unavailable {
+                reason: format!("redis {operation} failed: {error}"),
+            })
         }
         Err(_elapsed) => {
             let timeout_ms = timeout.as_millis() as u64;
-            tracing::debug!(target: "eventgate::gate::redis", operation, timeout_ms, "redis call timed out");
+            tracing::debug!(target: TARGET, operation, timeout_ms, "redis call timed out");
             let reason = format!("redis {operation} did not answer within {timeout_ms} ms");
             Err(StoreError::Unavailable { reason })
         }

@@ -50,7 +50,10 @@ fn missing<T>(test: &str, what: &str) -> Option<T> {
 
 /// A key prefix no other test or run uses.
 pub fn unique_prefix(test: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
     format!("eventgate-test:{test}:{}:{nanos}:", std::process::id())
 }
 
@@ -69,7 +72,11 @@ impl TestRedis {
     pub async fn connect(test: &str) -> Option<Self> {
         let url = redis_url();
         match probe(&url).await {
-            Ok(connection) => Some(Self { prefix: unique_prefix(test), url, connection }),
+            Ok(connection) => Some(Self {
+                prefix: unique_prefix(test),
+                url,
+                connection,
+            }),
             Err(reason) => missing(test, &format!("no Redis answers at {url}: {reason}")),
         }
     }
@@ -106,7 +113,11 @@ pub async fn delete_prefix(connection: &mut MultiplexedConnection, prefix: &str)
             .await
             .expect("SCAN answers");
         if !keys.is_empty() {
-            let _: i64 = redis::cmd("UNLINK").arg(&keys).query_async(connection).await.unwrap();
+            let _: i64 = redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async(connection)
+                .await
+                .unwrap();
         }
         if next == 0 {
             return;
@@ -121,8 +132,10 @@ pub async fn probe(url: &str) -> Result<MultiplexedConnection, String> {
         let client = redis::Client::open(url).map_err(|error| error.to_string())?;
         let connecting = client.get_multiplexed_async_connection();
         let mut connection = connecting.await.map_err(|error| error.to_string())?;
-        let pong: String =
-            redis::cmd("PING").query_async(&mut connection).await.map_err(|e| e.to_string())?;
+        let pong: String = redis::cmd("PING")
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| e.to_string())?;
         if pong != "PONG" {
             return Err(format!("PING answered {pong:?}"));
         }
@@ -142,7 +155,9 @@ pub fn free_port() -> u16 {
 /// The `redis-server` binary, if installed (skips, or fails under CI, when it is not).
 pub fn redis_server_binary(test: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|dir| dir.join("redis-server")).find(|p| p.is_file())
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("redis-server"))
+            .find(|p| p.is_file())
     });
     match found {
         Some(path) => Some(path),
@@ -160,7 +175,11 @@ pub struct PrivateRedis {
 impl PrivateRedis {
     /// Starts a server on a free port and waits until it answers PING.
     pub async fn start(binary: PathBuf) -> Self {
-        let mut server = Self { binary, port: free_port(), child: None };
+        let mut server = Self {
+            binary,
+            port: free_port(),
+            child: None,
+        };
         server.restart().await;
         server
     }
@@ -200,7 +219,10 @@ impl PrivateRedis {
             }
             tokio::time::sleep(PRIVATE_START_PAUSE).await;
         }
-        panic!("private redis-server on port {} did not answer PING", self.port);
+        panic!(
+            "private redis-server on port {} did not answer PING",
+            self.port
+        );
     }
 }
 

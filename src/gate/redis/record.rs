@@ -96,7 +96,10 @@ impl TokenSource {
     /// Not seeded on purpose: this store never runs under simulation, and tokens must differ
     /// between processes that share a Redis, which a shared seed would defeat.
     pub(super) fn from_os() -> Self {
-        Self { high: rand::rngs::OsRng.next_u64(), next: AtomicU64::new(1) }
+        Self {
+            high: rand::rngs::OsRng.next_u64(),
+            next: AtomicU64::new(1),
+        }
     }
 
     pub(super) fn next(&self) -> ClaimToken {
@@ -112,7 +115,10 @@ mod tests {
     #[test]
     fn record_keys_keep_subscriber_and_key_apart() {
         assert_ne!(record_key("p:", "a:b", "c"), record_key("p:", "a", "b:c"));
-        assert_eq!(record_key("eventgate:", "audit", "job:7"), "eventgate:5:audit:job:7");
+        assert_eq!(
+            record_key("eventgate:", "audit", "job:7"),
+            "eventgate:5:audit:job:7"
+        );
     }
 
     #[test]
@@ -122,13 +128,22 @@ mod tests {
         assert_eq!(value.len(), VALUE_LEN);
         assert!(value.starts_with(&owner(token)));
         let record = decode(value.as_bytes()).unwrap();
-        assert_eq!(record, StoredRecord { state: HolderState::InProgress, fingerprint: 0xdead_beef });
+        assert_eq!(
+            record,
+            StoredRecord {
+                state: HolderState::InProgress,
+                fingerprint: 0xdead_beef
+            }
+        );
     }
 
     #[test]
     fn completed_value_decodes_as_completed_and_foreign_values_do_not_decode() {
         let completed = format!("c{}", &in_progress_value(ClaimToken(7), 9)[1..]);
-        assert_eq!(decode(completed.as_bytes()).unwrap().state, HolderState::Completed);
+        assert_eq!(
+            decode(completed.as_bytes()).unwrap().state,
+            HolderState::Completed
+        );
         assert_eq!(decode(b"hello"), None);
         assert_eq!(decode(format!("x{}", &completed[1..]).as_bytes()), None);
     }
