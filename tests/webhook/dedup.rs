@@ -10,7 +10,9 @@ use eventgate::webhook::transport::InProcessConnector;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
-use crate::support::{Harness, Received, reply, schedule_ms};
+use eventgate::webhook::signing::verify;
+
+use crate::support::{EPOCH_SECS, Harness, Received, reply, schedule_ms, secret};
 
 /// What the receiver did: every request seen, and how often each event was applied.
 #[derive(Default)]
@@ -30,6 +32,18 @@ fn lossy_receiver(ledger: Arc<Mutex<Ledger>>, lose: usize) -> InProcessConnector
             let ledger = ledger.clone();
             async move {
                 let received = Received::read(request).await;
+                let now = i64::try_from(EPOCH_SECS).expect("fits");
+                let verified = verify(
+                    &secret(),
+                    &received.webhook_id,
+                    &received.timestamp,
+                    &received.signature,
+                    &received.body,
+                    now,
+                );
+                if verified.is_err() {
+                    return Ok(reply(400));
+                }
                 let mut ledger = ledger.lock().expect("not poisoned");
                 ledger.requests += 1;
                 if ledger.seen_ids.insert(received.webhook_id.clone()) {
@@ -48,11 +62,21 @@ fn lossy_receiver(ledger: Arc<Mutex<Ledger>>, lose: usize) -> InProcessConnector
     })
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_deduplicating_receiver_applies_each_event_once_when_responses_are_lost() {
+/// Two events against a receiver losing its first two responses; returns what it applied.
+async fn run(mutants: eventgate::mutants::Mutants) -> (Harness, Arc<Mutex<Ledger>>) {
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let schedule = schedule_ms(&[0, 1_000, 1_000, 1_000]);
-    let harness = Harness::in_process(schedule, lossy_receiver(ledger.clone(), 2), |c| c);
+    let connector = lossy_receiver(ledger.clone(), 2);
+    let harness = Harness::in_process(schedule, connector, |mut config| {
+        config.mutants = mutants;
+        config
+    });
+    (harness, ledger)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deduplicating_receiver_applies_each_event_once_when_responses_are_lost() {
+    let (harness, ledger) = run(eventgate::mutants::Mutants::none()).await;
     let endpoint = harness.register("http://receiver.test/");
     let events: Vec<_> = (1..=2).map(|n| harness.publish(n)).collect();
     harness.settle().await;
@@ -64,4 +88,20 @@ async fn a_deduplicating_receiver_applies_each_event_once_when_responses_are_los
         assert_eq!(delivery.outcome, DeliveryOutcome::Delivered);
         assert_eq!(ledger.applied.get(event_id.as_str()), Some(&1), "{:?}", ledger.applied);
     }
+}
+
+/// The planted bug `new-webhook-id-per-retry` must make the same receiver apply an event
+/// twice: proof that the test above can fail.
+#[cfg(feature = "mutants")]
+#[tokio::test(start_paused = true)]
+async fn a_new_webhook_id_per_retry_makes_the_receiver_apply_an_event_twice() {
+    use eventgate::mutants::{Mutant, Mutants};
+
+    let (harness, ledger) = run(Mutants::only(Mutant::NewWebhookIdPerRetry)).await;
+    harness.register("http://receiver.test/");
+    let event_id = harness.publish(1);
+    harness.settle().await;
+    let ledger = ledger.lock().expect("not poisoned");
+    let applied = ledger.applied.get(event_id.as_str()).copied().unwrap_or(0);
+    assert!(applied > 1, "the mutant was not caught: applied {applied}");
 }
