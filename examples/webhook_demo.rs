@@ -49,16 +49,30 @@ struct Printer;
 impl WebhookObserver for Printer {
     fn observe(&self, observation: WebhookObservation<'_>) {
         match observation {
-            WebhookObservation::Delivered { event_id, attempts, .. } => {
+            WebhookObservation::Delivered {
+                event_id, attempts, ..
+            } => {
                 println!("delivered     {event_id} after {attempts} attempt(s)");
             }
-            WebhookObservation::DeadLettered { event_id, reason, .. } => {
+            WebhookObservation::DeadLettered {
+                event_id, reason, ..
+            } => {
                 println!("dead-lettered {event_id}: {reason}");
             }
-            WebhookObservation::AttemptEnded { event_id, record, .. } if !record.is_success() => {
-                println!("attempt {} of {event_id} failed: {}", record.attempt, record.reason);
+            WebhookObservation::AttemptEnded {
+                event_id, record, ..
+            } if !record.is_success() => {
+                println!(
+                    "attempt {} of {event_id} failed: {}",
+                    record.attempt, record.reason
+                );
             }
-            WebhookObservation::RetryScheduled { event_id, attempt, after, .. } => {
+            WebhookObservation::RetryScheduled {
+                event_id,
+                attempt,
+                after,
+                ..
+            } => {
                 println!("retrying      {event_id}: attempt {attempt} in {after:.1?}");
             }
             _ => {}
@@ -81,7 +95,11 @@ async fn main() -> anyhow::Result<ExitCode> {
     let bus_handle: Arc<dyn EventBus> = Arc::new(bus.clone());
     let service = WebhookService::new(bus_handle, config)?;
     let endpoint = service
-        .register(EndpointConfig::new(&args.endpoint, secret, ["job_completed"]))
+        .register(EndpointConfig::new(
+            &args.endpoint,
+            secret,
+            ["job_completed"],
+        ))
         .context("endpoint refused")?;
 
     let jobs = JobService::new(bus.clone(), Arc::new(InMemoryJobStore::new()), bus.clock());
@@ -94,7 +112,10 @@ async fn main() -> anyhow::Result<ExitCode> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.deadline);
     let counts = loop {
         bus.idle().await;
-        let counts = service.endpoint(&endpoint).context("endpoint vanished")?.counts;
+        let counts = service
+            .endpoint(&endpoint)
+            .context("endpoint vanished")?
+            .counts;
         let finished = counts.delivered + counts.dead_lettered >= args.jobs;
         if finished || tokio::time::Instant::now() >= deadline {
             break counts;
@@ -105,5 +126,9 @@ async fn main() -> anyhow::Result<ExitCode> {
         "delivered {}, retrying {}, dead-lettered {}",
         counts.delivered, counts.pending, counts.dead_lettered
     );
-    Ok(if counts.delivered == args.jobs { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if counts.delivered == args.jobs {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

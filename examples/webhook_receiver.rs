@@ -61,7 +61,10 @@ impl Receiver {
         let Ok(body) = request.into_body().collect().await.map(|b| b.to_bytes()) else {
             return status(StatusCode::BAD_REQUEST);
         };
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
         let now = i64::try_from(now).unwrap_or(i64::MAX);
         if let Err(error) = verify(&self.secret, &id, &timestamp, &signature, &body, now) {
             println!("rejected  {id}: {error}");
@@ -115,7 +118,9 @@ async fn main() -> anyhow::Result<()> {
         fail_first: args.fail_first,
     });
     let address = SocketAddr::from(([127, 0, 0, 1], args.port));
-    let listener = tokio::net::TcpListener::bind(address).await.context("cannot listen")?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .context("cannot listen")?;
     println!("listening on http://{address}/");
     loop {
         let (stream, _) = listener.accept().await?;
@@ -126,7 +131,9 @@ async fn main() -> anyhow::Result<()> {
                 async move { Ok::<_, Infallible>(receiver.handle(request).await) }
             });
             let builder = hyper::server::conn::http1::Builder::new();
-            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }

@@ -12,10 +12,10 @@ use super::breaker::BreakerConfig;
 use super::observer::{NoWebhookObserver, WebhookObserver};
 use super::schedule::RetrySchedule;
 use super::transport::{RESPONSE_BODY_LIMIT_BYTES_DEFAULT, RequestTimeout};
+use crate::TypedEvent;
 use crate::clock::{Clock, TokioClock};
 use crate::jobs::{JobCompleted, JobFailed};
 use crate::mutants::Mutants;
-use crate::TypedEvent;
 
 /// How long a retiring secret keeps signing after a rotation, by default.
 pub const ROTATION_GRACE_DEFAULT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -121,3 +121,17 @@ impl WebhookConfig {
 
 /// Added to the subscriber TTL beyond the schedule's own span.
 const TTL_MARGIN: Duration = Duration::from_secs(60 * 60);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscriber_ttl_outlasts_the_longest_schedule_and_lease_outlasts_the_handler() {
+        let config = WebhookConfig::default();
+        let attempts = config.schedule.attempts_max();
+        let requests = config.request_timeout.get() * attempts;
+        assert!(config.subscriber_ttl() >= config.schedule.max_total_span() + requests);
+        assert!(config.subscriber_lease() > config.bus_handler_timeout);
+    }
+}

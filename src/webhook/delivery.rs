@@ -88,7 +88,8 @@ impl Delivery {
         match self.attempts().await {
             Finish::Delivered { attempts } => self.shared.finish_delivered(&self.key, attempts),
             Finish::DeadLettered(reason) => {
-                self.shared.finish_dead_lettered(&self.key, &self.event, reason);
+                self.shared
+                    .finish_dead_lettered(&self.key, &self.event, reason);
             }
         }
     }
@@ -113,7 +114,8 @@ impl Delivery {
                 }
                 Verdict::Retry { retry_after: asked } => {
                     if self.failed_too_long() {
-                        self.shared.disable(&self.key.1, DisableReason::FailingContinuously);
+                        self.shared
+                            .disable(&self.key.1, DisableReason::FailingContinuously);
                         return Finish::DeadLettered(DeadLetterReason::EndpointDisabled);
                     }
                     retry_after = asked;
@@ -125,7 +127,11 @@ impl Delivery {
 
     /// Records and announces when `attempt` is due.
     fn schedule(&self, attempt: u32, delay: Duration) {
-        let due = self.shared.clock.unix_now_ms().saturating_add(millis(delay));
+        let due = self
+            .shared
+            .clock
+            .unix_now_ms()
+            .saturating_add(millis(delay));
         self.shared.set_next_attempt(&self.key, Some(due));
         if attempt > 1 {
             let (event_id, endpoint) = (&self.key.0, &self.key.1);
@@ -204,13 +210,17 @@ impl Delivery {
             }
             slot.counts.attempts += 1;
             slot.counts.in_flight += 1;
-            (slot.endpoint.url.clone(), slot.endpoint.signing_secrets(now))
+            (
+                slot.endpoint.url.clone(),
+                slot.endpoint.signing_secrets(now),
+            )
         };
 
         let webhook_id = self.webhook_id(attempt);
         let timestamp_secs = i64::try_from(self.shared.clock.unix_now().as_secs()).unwrap_or(0);
         let secrets: Vec<_> = secrets.iter().collect();
-        let signature = signing::signature_header(&secrets, &webhook_id, timestamp_secs, &self.body);
+        let signature =
+            signing::signature_header(&secrets, &webhook_id, timestamp_secs, &self.body);
         let mut request = OutgoingRequest::new(url, self.body.clone());
         request.headers = headers(&webhook_id, timestamp_secs, &signature);
         request.timeout = self.shared.settings.request_timeout;
@@ -269,13 +279,21 @@ impl Delivery {
     fn failed_too_long(&self) -> bool {
         let now = self.shared.clock.now();
         let state = self.shared.lock();
-        let since = state.endpoints.get(&self.key.1).and_then(|s| s.failing_since);
-        since.is_some_and(|since| now.saturating_duration_since(since) >= self.shared.settings.disable_after)
+        let since = state
+            .endpoints
+            .get(&self.key.1)
+            .and_then(|s| s.failing_since);
+        since.is_some_and(|since| {
+            now.saturating_duration_since(since) >= self.shared.settings.disable_after
+        })
     }
 
     fn endpoint_enabled(&self) -> bool {
         let state = self.shared.lock();
-        state.endpoints.get(&self.key.1).is_some_and(|s| s.endpoint.enabled)
+        state
+            .endpoints
+            .get(&self.key.1)
+            .is_some_and(|s| s.endpoint.enabled)
     }
 
     /// The `webhook-id` for `attempt`: the event id, on every attempt.
@@ -340,7 +358,11 @@ fn verdict(
     let status = response.status;
     let (kind, reason, verdict) = match status {
         200..=299 => ("ok", "delivered".to_owned(), Verdict::Success),
-        410 => ("gone", "status 410: endpoint gone".to_owned(), Verdict::Gone),
+        410 => (
+            "gone",
+            "status 410: endpoint gone".to_owned(),
+            Verdict::Gone,
+        ),
         300..=399 => {
             let location = response.location.as_deref().unwrap_or("nowhere");
             let reason = format!("status {status}: redirect to {location:?} not followed");

@@ -300,6 +300,8 @@ mod tests {
         assert_eq!(ok.map(|t| t.len()), Ok(1));
         assert_eq!(check_topics(&[], &known()), Err(EndpointError::NoTopics));
         let err = check_topics(&["job_started".to_owned()], &known()).unwrap_err();
-        assert!(matches!(err, EndpointError::UnknownTopic { ref topic, .. } if topic == "job_started"));
+        assert!(
+            matches!(err, EndpointError::UnknownTopic { ref topic, .. } if topic == "job_started")
+        );
     }
 }

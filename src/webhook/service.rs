@@ -194,13 +194,21 @@ impl WebhookService {
     pub fn endpoints(&self) -> Vec<EndpointInfo> {
         let now = self.shared.clock.now();
         let state = self.shared.lock();
-        state.endpoints.values().map(|slot| slot.info(now)).collect()
+        state
+            .endpoints
+            .values()
+            .map(|slot| slot.info(now))
+            .collect()
     }
 
     /// One endpoint, without its secret.
     pub fn endpoint(&self, id: &EndpointId) -> Option<EndpointInfo> {
         let now = self.shared.clock.now();
-        self.shared.lock().endpoints.get(id).map(|slot| slot.info(now))
+        self.shared
+            .lock()
+            .endpoints
+            .get(id)
+            .map(|slot| slot.info(now))
     }
 
     /// The delivery of `event_id` to `endpoint`: attempts, outcome, next attempt time.
@@ -273,7 +281,10 @@ impl WebhookService {
     ) -> Result<(EndpointId, Event, tokio::sync::OwnedSemaphorePermit), RedriveError> {
         let at_unix_ms = self.shared.clock.unix_now_ms();
         let mut state = self.shared.lock();
-        let letter = state.dead_letters.get_mut(id).ok_or(RedriveError::Unknown(id))?;
+        let letter = state
+            .dead_letters
+            .get_mut(id)
+            .ok_or(RedriveError::Unknown(id))?;
         if letter.redriven_at_unix_ms.is_some() {
             return Err(RedriveError::AlreadyRedriven(id));
         }
@@ -374,7 +385,11 @@ impl Handler for EndpointHandler {
 }
 
 /// Accepts `event` for `endpoint`: waits for backlog room, then starts its delivery.
-async fn accept(shared: Arc<Shared>, endpoint: EndpointId, event: Event) -> Result<(), HandlerError> {
+async fn accept(
+    shared: Arc<Shared>,
+    endpoint: EndpointId,
+    event: Event,
+) -> Result<(), HandlerError> {
     let (wanted, enabled, backlog) = {
         let state = shared.lock();
         let slot = state

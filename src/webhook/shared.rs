@@ -139,7 +139,9 @@ impl Shared {
 
     /// The state, even if a panicking thread poisoned the lock: every step leaves it valid.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn observe(&self, observation: WebhookObservation<'_>) {
@@ -148,8 +150,14 @@ impl Shared {
 
     /// The wait before `attempt`, drawn from the service's one generator.
     pub(crate) fn delay_before(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let mut rng = self.rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let delay = self.settings.schedule.delay_before(attempt, &mut *rng, retry_after);
+        let mut rng = self
+            .rng
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let delay = self
+            .settings
+            .schedule
+            .delay_before(attempt, &mut *rng, retry_after);
         delay.unwrap_or(Duration::ZERO)
     }
 
@@ -192,7 +200,9 @@ impl Shared {
         {
             let mut state = self.lock();
             state.pending_total += 1;
-            state.deliveries.start((event.id().clone(), endpoint.clone()));
+            state
+                .deliveries
+                .start((event.id().clone(), endpoint.clone()));
             if let Some(slot) = state.endpoints.get_mut(endpoint) {
                 slot.counts.accepted += 1;
                 slot.counts.pending += 1;
@@ -224,7 +234,9 @@ impl Shared {
 
     /// Ends a delivery as delivered.
     pub(crate) fn finish_delivered(&self, key: &DeliveryKey, attempts: u32) {
-        self.finish(key, DeliveryOutcome::Delivered, |slot| slot.counts.delivered += 1);
+        self.finish(key, DeliveryOutcome::Delivered, |slot| {
+            slot.counts.delivered += 1
+        });
         let (event_id, endpoint) = (&key.0, &key.1);
         self.observe(WebhookObservation::Delivered {
             endpoint,
@@ -274,7 +286,12 @@ impl Shared {
         id
     }
 
-    fn finish(&self, key: &DeliveryKey, outcome: DeliveryOutcome, count: impl Fn(&mut EndpointSlot)) {
+    fn finish(
+        &self,
+        key: &DeliveryKey,
+        outcome: DeliveryOutcome,
+        count: impl Fn(&mut EndpointSlot),
+    ) {
         let now_idle = {
             let mut state = self.lock();
             state.deliveries.finish(key, outcome);

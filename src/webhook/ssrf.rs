@@ -219,7 +219,12 @@ mod tests {
 
     #[test]
     fn public_addresses_pass() {
-        for text in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:1.1.1.1"] {
+        for text in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:1.1.1.1",
+        ] {
             assert!(!is_private(ip(text)), "{text} must pass");
         }
     }

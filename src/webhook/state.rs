@@ -139,3 +139,47 @@ impl Deliveries {
         self.records.values()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u32) -> DeliveryKey {
+        (
+            EventId::from_string(format!("evt_{n}")),
+            EndpointId("ep_1".to_owned()),
+        )
+    }
+
+    #[test]
+    fn finished_records_beyond_the_bound_are_evicted_oldest_first() {
+        let mut deliveries = Deliveries::new(2);
+        for n in 0..4 {
+            deliveries.start(key(n));
+        }
+        for n in 0..3 {
+            deliveries.finish(&key(n), DeliveryOutcome::Delivered);
+        }
+        assert!(deliveries.get(&key(0)).is_none());
+        assert!(deliveries.get(&key(1)).is_some());
+        // A pending record is never evicted.
+        assert_eq!(
+            deliveries.get(&key(3)).map(|d| d.outcome),
+            Some(DeliveryOutcome::Pending)
+        );
+    }
+
+    #[test]
+    fn restarting_a_finished_record_counts_a_redrive_and_clears_attempts() {
+        let mut deliveries = Deliveries::new(10);
+        deliveries.start(key(1));
+        let dead = DeliveryOutcome::DeadLettered(DeadLetterReason::AttemptsExhausted);
+        deliveries.finish(&key(1), dead);
+        deliveries.start(key(1));
+        let record = deliveries.get(&key(1)).expect("kept");
+        assert_eq!(
+            (record.outcome, record.redrives),
+            (DeliveryOutcome::Pending, 1)
+        );
+    }
+}

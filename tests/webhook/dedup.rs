@@ -57,7 +57,9 @@ fn lossy_receiver(ledger: Arc<Mutex<Ledger>>, lose: usize) -> InProcessConnector
         });
         tokio::spawn(async move {
             let builder = hyper::server::conn::http1::Builder::new();
-            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     })
 }
@@ -82,11 +84,23 @@ async fn a_deduplicating_receiver_applies_each_event_once_when_responses_are_los
     harness.settle().await;
 
     let ledger = ledger.lock().expect("not poisoned");
-    assert!(ledger.requests >= 3, "responses were not lost: {}", ledger.requests);
+    assert!(
+        ledger.requests >= 3,
+        "responses were not lost: {}",
+        ledger.requests
+    );
     for event_id in &events {
-        let delivery = harness.service.delivery(event_id, &endpoint).expect("recorded");
+        let delivery = harness
+            .service
+            .delivery(event_id, &endpoint)
+            .expect("recorded");
         assert_eq!(delivery.outcome, DeliveryOutcome::Delivered);
-        assert_eq!(ledger.applied.get(event_id.as_str()), Some(&1), "{:?}", ledger.applied);
+        assert_eq!(
+            ledger.applied.get(event_id.as_str()),
+            Some(&1),
+            "{:?}",
+            ledger.applied
+        );
     }
 }
 

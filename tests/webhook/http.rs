@@ -4,9 +4,7 @@ use std::collections::BTreeSet;
 
 use eventgate::bus::DeadLetterReason;
 use eventgate::webhook::signing::{self, verify};
-use eventgate::webhook::{
-    DeliveryOutcome, EndpointUpdate, WebhookSecret,
-};
+use eventgate::webhook::{DeliveryOutcome, EndpointUpdate, WebhookSecret};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -23,10 +21,12 @@ fn header(request: &Request, name: &str) -> String {
 }
 
 fn verify_request(request: &Request, secret: &WebhookSecret) -> Result<(), signing::VerifyError> {
-    let now = i64::try_from(std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs())
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs(),
+    )
     .expect("fits");
     verify(
         secret,
@@ -50,10 +50,17 @@ async fn server_answering(status: u16) -> MockServer {
 #[test]
 fn published_test_vector_signs_and_verifies_through_the_public_api() {
     let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("valid");
-    let (id, timestamp, body) = ("msg_p5jXN8AQM9LWM0D4loKWxJek", 1_614_265_330, br#"{"test": 2432232314}"#);
+    let (id, timestamp, body) = (
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        1_614_265_330,
+        br#"{"test": 2432232314}"#,
+    );
     let signature = signing::sign(&secret, id, timestamp, body);
     assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
-    assert_eq!(verify(&secret, id, "1614265330", &signature, body, timestamp), Ok(()));
+    assert_eq!(
+        verify(&secret, id, "1614265330", &signature, body, timestamp),
+        Ok(())
+    );
 }
 
 #[tokio::test]
@@ -86,9 +93,18 @@ async fn a_rotated_secret_signs_beside_the_new_one_during_the_grace_period() {
     let harness = Harness::real_time(short());
     let endpoint = harness.register(&server.uri());
     let new_secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("ok");
-    let update = EndpointUpdate { secret: Some(new_secret.clone()), ..Default::default() };
+    let update = EndpointUpdate {
+        secret: Some(new_secret.clone()),
+        ..Default::default()
+    };
     harness.service.update(&endpoint, update).expect("updated");
-    assert!(harness.service.endpoint(&endpoint).expect("listed").rotating_secret);
+    assert!(
+        harness
+            .service
+            .endpoint(&endpoint)
+            .expect("listed")
+            .rotating_secret
+    );
 
     harness.publish(1);
     harness.settle().await;
@@ -123,12 +139,19 @@ async fn a_500_then_200_delivers_on_the_second_attempt_with_the_same_webhook_id(
     assert_eq!(requests.len(), 2);
     assert_eq!(ids, BTreeSet::from([event_id.to_string()]));
 
-    let delivery = harness.service.delivery(&event_id, &endpoint).expect("recorded");
+    let delivery = harness
+        .service
+        .delivery(&event_id, &endpoint)
+        .expect("recorded");
     assert_eq!(delivery.outcome, DeliveryOutcome::Delivered);
     let statuses: Vec<_> = delivery.attempts.iter().map(|a| a.status).collect();
     assert_eq!(statuses, [Some(500), Some(200)]);
     // The second attempt waited the jittered 50 ms: at least 40 ms on the recorded times.
-    assert!(gaps_ms(&delivery.attempts)[0] >= 40, "{:?}", delivery.attempts);
+    assert!(
+        gaps_ms(&delivery.attempts)[0] >= 40,
+        "{:?}",
+        delivery.attempts
+    );
 }
 
 #[tokio::test]
@@ -143,12 +166,20 @@ async fn a_410_disables_the_endpoint_and_dead_letters_what_follows() {
 
     let info = harness.service.endpoint(&endpoint).expect("listed");
     assert!(!info.enabled);
-    assert_eq!(server.received_requests().await.expect("recording").len(), 1);
+    assert_eq!(
+        server.received_requests().await.expect("recording").len(),
+        1
+    );
     let letters = harness.service.dead_letters();
-    let reasons: Vec<_> = letters.iter().map(|l| (l.event.id().clone(), l.reason)).collect();
+    let reasons: Vec<_> = letters
+        .iter()
+        .map(|l| (l.event.id().clone(), l.reason))
+        .collect();
     let disabled = DeadLetterReason::EndpointDisabled;
     assert_eq!(reasons, [(first, disabled), (second, disabled)]);
-    assert!(harness.recorder.all().contains(&Seen::Disabled { endpoint: endpoint.to_string() }));
+    assert!(harness.recorder.all().contains(&Seen::Disabled {
+        endpoint: endpoint.to_string()
+    }));
 }
 
 #[tokio::test]
@@ -169,11 +200,21 @@ async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
     harness.settle().await;
 
     let requests = server.received_requests().await.expect("recording");
-    assert!(requests.iter().all(|r| r.url.path() == "/hook"), "followed a redirect");
-    let delivery = harness.service.delivery(&event_id, &endpoint).expect("recorded");
+    assert!(
+        requests.iter().all(|r| r.url.path() == "/hook"),
+        "followed a redirect"
+    );
+    let delivery = harness
+        .service
+        .delivery(&event_id, &endpoint)
+        .expect("recorded");
     assert_eq!(delivery.attempts.len(), 3);
     assert!(delivery.attempts.iter().all(|a| a.kind == "redirect"));
-    assert!(delivery.attempts[0].reason.contains("elsewhere"), "{}", delivery.attempts[0].reason);
+    assert!(
+        delivery.attempts[0].reason.contains("elsewhere"),
+        "{}",
+        delivery.attempts[0].reason
+    );
 }
 
 #[tokio::test]
@@ -191,9 +232,17 @@ async fn the_last_failed_attempt_dead_letters_with_every_attempt() {
     assert_eq!(letter.endpoint, endpoint);
     let numbers: Vec<u32> = letter.attempts.iter().map(|a| a.attempt).collect();
     assert_eq!(numbers, [1, 2, 3]);
-    assert!(letter.attempts.iter().all(|a| a.status == Some(503) && a.reason == "status 503"));
+    assert!(
+        letter
+            .attempts
+            .iter()
+            .all(|a| a.status == Some(503) && a.reason == "status 503")
+    );
     assert!(gaps_ms(&letter.attempts).iter().all(|gap| *gap >= 40));
-    let delivery = harness.service.delivery(&event_id, &endpoint).expect("recorded");
+    let delivery = harness
+        .service
+        .delivery(&event_id, &endpoint)
+        .expect("recorded");
     let exhausted = DeliveryOutcome::DeadLettered(DeadLetterReason::AttemptsExhausted);
     assert_eq!(delivery.outcome, exhausted);
     assert_eq!(delivery.next_attempt_at_unix_ms, None);
@@ -209,21 +258,42 @@ async fn redrive_bypasses_the_gate_and_keeps_the_webhook_id() {
     let letter = harness.service.dead_letters()[0].clone();
 
     server.reset().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
     // Publishing the same key again is suppressed by the gate: no new delivery.
     harness.publish(1);
     harness.settle().await;
-    assert!(server.received_requests().await.expect("recording").is_empty());
+    assert!(
+        server
+            .received_requests()
+            .await
+            .expect("recording")
+            .is_empty()
+    );
 
     harness.service.redrive(letter.id).expect("re-driven");
     harness.settle().await;
     let requests = server.received_requests().await.expect("recording");
     assert_eq!(requests.len(), 1);
     assert_eq!(header(&requests[0], "webhook-id"), event_id.as_str());
-    let delivery = harness.service.delivery(&event_id, &endpoint).expect("recorded");
-    assert_eq!((delivery.outcome, delivery.redrives), (DeliveryOutcome::Delivered, 1));
-    let redriven = Seen::Redriven { endpoint: endpoint.to_string(), event_id: event_id.to_string() };
+    let delivery = harness
+        .service
+        .delivery(&event_id, &endpoint)
+        .expect("recorded");
+    assert_eq!(
+        (delivery.outcome, delivery.redrives),
+        (DeliveryOutcome::Delivered, 1)
+    );
+    let redriven = Seen::Redriven {
+        endpoint: endpoint.to_string(),
+        event_id: event_id.to_string(),
+    };
     assert!(harness.recorder.all().contains(&redriven));
     let again = harness.service.redrive(letter.id);
-    assert_eq!(again, Err(eventgate::webhook::RedriveError::AlreadyRedriven(letter.id)));
+    assert_eq!(
+        again,
+        Err(eventgate::webhook::RedriveError::AlreadyRedriven(letter.id))
+    );
 }

@@ -11,8 +11,8 @@ use eventgate::bus::{BusConfig, DeadLetterReason};
 use eventgate::clock::{Clock, TokioClock};
 use eventgate::webhook::transport::{Connector, InProcessConnector};
 use eventgate::webhook::{
-    EndpointConfig, EndpointId, RetrySchedule, WebhookConfig, WebhookObservation,
-    WebhookObserver, WebhookSecret, WebhookService,
+    EndpointConfig, EndpointId, RetrySchedule, WebhookConfig, WebhookObservation, WebhookObserver,
+    WebhookSecret, WebhookService,
 };
 use eventgate::{EventBus, EventId, InMemoryEventBus, NewEvent};
 use http::{Request, StatusCode};
@@ -39,15 +39,49 @@ pub fn schedule_ms(delays: &[u64]) -> RetrySchedule {
 /// What the recorder keeps of each observation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen {
-    Accepted { endpoint: String, event_id: String },
-    AttemptStarted { endpoint: String, event_id: String, webhook_id: String, attempt: u32 },
-    AttemptEnded { endpoint: String, event_id: String, attempt: u32, kind: String },
-    RetryScheduled { endpoint: String, attempt: u32, after: Duration },
-    Deferred { endpoint: String, attempt: u32, after: Duration },
-    Delivered { endpoint: String, event_id: String, attempts: u32 },
-    DeadLettered { endpoint: String, event_id: String, reason: DeadLetterReason },
-    Disabled { endpoint: String },
-    Redriven { endpoint: String, event_id: String },
+    Accepted {
+        endpoint: String,
+        event_id: String,
+    },
+    AttemptStarted {
+        endpoint: String,
+        event_id: String,
+        webhook_id: String,
+        attempt: u32,
+    },
+    AttemptEnded {
+        endpoint: String,
+        event_id: String,
+        attempt: u32,
+        kind: String,
+    },
+    RetryScheduled {
+        endpoint: String,
+        attempt: u32,
+        after: Duration,
+    },
+    Deferred {
+        endpoint: String,
+        attempt: u32,
+        after: Duration,
+    },
+    Delivered {
+        endpoint: String,
+        event_id: String,
+        attempts: u32,
+    },
+    DeadLettered {
+        endpoint: String,
+        event_id: String,
+        reason: DeadLetterReason,
+    },
+    Disabled {
+        endpoint: String,
+    },
+    Redriven {
+        endpoint: String,
+        event_id: String,
+    },
 }
 
 /// Keeps every observation in order.
@@ -71,40 +105,72 @@ impl WebhookObserver for Recorder {
                 endpoint: s(endpoint),
                 event_id: event.id().to_string(),
             },
-            O::AttemptStarted { endpoint, event_id, webhook_id, attempt } => Seen::AttemptStarted {
+            O::AttemptStarted {
+                endpoint,
+                event_id,
+                webhook_id,
+                attempt,
+            } => Seen::AttemptStarted {
                 endpoint: s(endpoint),
                 event_id: event_id.to_string(),
                 webhook_id: webhook_id.to_owned(),
                 attempt,
             },
-            O::AttemptEnded { endpoint, event_id, record } => Seen::AttemptEnded {
+            O::AttemptEnded {
+                endpoint,
+                event_id,
+                record,
+            } => Seen::AttemptEnded {
                 endpoint: s(endpoint),
                 event_id: event_id.to_string(),
                 attempt: record.attempt,
                 kind: record.kind.clone(),
             },
-            O::RetryScheduled { endpoint, attempt, after, .. } => Seen::RetryScheduled {
+            O::RetryScheduled {
+                endpoint,
+                attempt,
+                after,
+                ..
+            } => Seen::RetryScheduled {
                 endpoint: s(endpoint),
                 attempt,
                 after,
             },
-            O::DeferredByBreaker { endpoint, attempt, after, .. } => Seen::Deferred {
+            O::DeferredByBreaker {
+                endpoint,
+                attempt,
+                after,
+                ..
+            } => Seen::Deferred {
                 endpoint: s(endpoint),
                 attempt,
                 after,
             },
-            O::Delivered { endpoint, event_id, attempts } => Seen::Delivered {
+            O::Delivered {
+                endpoint,
+                event_id,
+                attempts,
+            } => Seen::Delivered {
                 endpoint: s(endpoint),
                 event_id: event_id.to_string(),
                 attempts,
             },
-            O::DeadLettered { endpoint, event_id, reason, .. } => Seen::DeadLettered {
+            O::DeadLettered {
+                endpoint,
+                event_id,
+                reason,
+                ..
+            } => Seen::DeadLettered {
                 endpoint: s(endpoint),
                 event_id: event_id.to_string(),
                 reason,
             },
-            O::EndpointDisabled { endpoint, .. } => Seen::Disabled { endpoint: s(endpoint) },
-            O::Redriven { endpoint, event_id, .. } => Seen::Redriven {
+            O::EndpointDisabled { endpoint, .. } => Seen::Disabled {
+                endpoint: s(endpoint),
+            },
+            O::Redriven {
+                endpoint, event_id, ..
+            } => Seen::Redriven {
                 endpoint: s(endpoint),
                 event_id: event_id.to_string(),
             },
@@ -122,7 +188,11 @@ pub struct Harness {
 }
 
 /// A test configuration: private addresses allowed, seed 7, `schedule`, recorder attached.
-pub fn config(schedule: RetrySchedule, clock: Arc<dyn Clock>, recorder: Arc<Recorder>) -> WebhookConfig {
+pub fn config(
+    schedule: RetrySchedule,
+    clock: Arc<dyn Clock>,
+    recorder: Arc<Recorder>,
+) -> WebhookConfig {
     WebhookConfig {
         schedule,
         allow_private_addresses: true,
@@ -163,7 +233,12 @@ impl Harness {
             Some(connector) => WebhookService::with_connector(bus_arc, config, connector),
             None => WebhookService::new(bus_arc, config).expect("tls config builds"),
         };
-        Harness { bus, service, recorder, clock }
+        Harness {
+            bus,
+            service,
+            recorder,
+            clock,
+        }
     }
 
     /// Registers an endpoint at `url` for `job_completed`.
@@ -205,12 +280,25 @@ impl Received {
     pub async fn read(request: Request<Incoming>) -> Self {
         let header = |name: &str| {
             let value = request.headers().get(name);
-            value.and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+            value
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
         };
         let (webhook_id, timestamp) = (header("webhook-id"), header("webhook-timestamp"));
         let signature = header("webhook-signature");
-        let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-        Received { webhook_id, timestamp, signature, body }
+        let body = request
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        Received {
+            webhook_id,
+            timestamp,
+            signature,
+            body,
+        }
     }
 
     /// The event id inside the body.
@@ -241,7 +329,9 @@ where
         async move { Ok::<_, Infallible>(handler(request).await) }
     });
     let builder = hyper::server::conn::http1::Builder::new();
-    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+    let _ = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 /// An in-process receiver answering with `handler`.

@@ -14,7 +14,9 @@ use crate::support::{Harness, Seen, gaps_ms, raw_receiver, read_request_head, re
 const URL: &str = "http://receiver.test/hook";
 
 /// Answers `statuses[n]` (with its Retry-After) to the n-th request, then 200.
-fn scripted(script: Vec<(u16, Option<&'static str>)>) -> eventgate::webhook::transport::InProcessConnector {
+fn scripted(
+    script: Vec<(u16, Option<&'static str>)>,
+) -> eventgate::webhook::transport::InProcessConnector {
     let calls = Arc::new(AtomicU32::new(0));
     receiver(move |_request| {
         let n = calls.fetch_add(1, Ordering::SeqCst) as usize;
@@ -22,7 +24,9 @@ fn scripted(script: Vec<(u16, Option<&'static str>)>) -> eventgate::webhook::tra
         async move {
             let mut response = reply(status);
             if let Some(value) = retry_after {
-                response.headers_mut().insert("retry-after", value.parse().expect("ascii"));
+                response
+                    .headers_mut()
+                    .insert("retry-after", value.parse().expect("ascii"));
             }
             response
         }
@@ -48,7 +52,10 @@ async fn a_request_that_never_answers_times_out_at_the_configured_limit() {
     let event_id = harness.publish(1);
     harness.settle().await;
 
-    let delivery = harness.service.delivery(&event_id, &endpoint).expect("recorded");
+    let delivery = harness
+        .service
+        .delivery(&event_id, &endpoint)
+        .expect("recorded");
     let attempt = &delivery.attempts[0];
     assert_eq!(attempt.kind, "timeout");
     assert_eq!(attempt.ended_at_unix_ms - attempt.started_at_unix_ms, 2_000);
@@ -62,8 +69,15 @@ async fn the_default_request_timeout_is_15_seconds() {
     let endpoint = harness.register(URL);
     let event_id = harness.publish(1);
     harness.settle().await;
-    let attempt = &harness.service.delivery(&event_id, &endpoint).expect("recorded").attempts[0];
-    assert_eq!(attempt.ended_at_unix_ms - attempt.started_at_unix_ms, 15_000);
+    let attempt = &harness
+        .service
+        .delivery(&event_id, &endpoint)
+        .expect("recorded")
+        .attempts[0];
+    assert_eq!(
+        attempt.ended_at_unix_ms - attempt.started_at_unix_ms,
+        15_000
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -75,11 +89,18 @@ async fn retry_after_is_honoured_within_one_and_two_nominal_delays() {
     let event_id = harness.publish(1);
     harness.settle().await;
 
-    let delivery = harness.service.delivery(&event_id, &endpoint).expect("recorded");
+    let delivery = harness
+        .service
+        .delivery(&event_id, &endpoint)
+        .expect("recorded");
     assert_eq!(delivery.outcome, DeliveryOutcome::Delivered);
     // Asked 1 s: clamped up to the nominal 10 s. Asked 15 s: used. Asked 1 h: clamped to 20 s.
     assert_eq!(gaps_ms(&delivery.attempts), [10_000, 15_000, 20_000]);
-    assert!(delivery.attempts[1].reason.contains("retry-after 15s"), "{:?}", delivery.attempts);
+    assert!(
+        delivery.attempts[1].reason.contains("retry-after 15s"),
+        "{:?}",
+        delivery.attempts
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -91,11 +112,18 @@ async fn a_malformed_retry_after_falls_back_to_the_jittered_schedule_and_is_reco
     let event_id = harness.publish(1);
     harness.settle().await;
 
-    let delivery = harness.service.delivery(&event_id, &endpoint).expect("recorded");
+    let delivery = harness
+        .service
+        .delivery(&event_id, &endpoint)
+        .expect("recorded");
     assert_eq!(delivery.outcome, DeliveryOutcome::Delivered);
     let gap = gaps_ms(&delivery.attempts)[0];
     assert!((8_000..=12_000).contains(&gap), "{gap}");
-    assert!(delivery.attempts[0].reason.contains("retry-after"), "{}", delivery.attempts[0].reason);
+    assert!(
+        delivery.attempts[0].reason.contains("retry-after"),
+        "{}",
+        delivery.attempts[0].reason
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -106,15 +134,28 @@ async fn the_default_schedule_waits_its_documented_delays_within_jitter() {
     let event_id = harness.publish(1);
     harness.settle().await;
 
-    let delivery = harness.service.delivery(&event_id, &endpoint).expect("recorded");
-    let nominal_ms = [5_000u64, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
+    let delivery = harness
+        .service
+        .delivery(&event_id, &endpoint)
+        .expect("recorded");
+    let nominal_ms = [
+        5_000u64, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+    ];
     let gaps = gaps_ms(&delivery.attempts);
     assert_eq!(gaps.len(), nominal_ms.len());
     for (gap, nominal) in gaps.iter().zip(nominal_ms) {
         let (low, high) = (nominal * 8 / 10, nominal * 12 / 10);
-        assert!((low..=high).contains(gap), "gap {gap} outside {low}..={high}");
+        assert!(
+            (low..=high).contains(gap),
+            "gap {gap} outside {low}..={high}"
+        );
     }
-    assert!(gaps.iter().zip(nominal_ms).any(|(gap, nominal)| *gap != nominal), "no jitter");
+    assert!(
+        gaps.iter()
+            .zip(nominal_ms)
+            .any(|(gap, nominal)| *gap != nominal),
+        "no jitter"
+    );
     let exhausted = DeliveryOutcome::DeadLettered(DeadLetterReason::AttemptsExhausted);
     assert_eq!(delivery.outcome, exhausted);
 }
@@ -131,7 +172,10 @@ async fn a_hung_endpoint_does_not_delay_deliveries_to_another() {
     for event_id in &events {
         let delivered = harness.service.delivery(event_id, &fast).expect("recorded");
         assert_eq!(delivered.outcome, DeliveryOutcome::Delivered);
-        assert_eq!(delivered.attempts[0].ended_at_unix_ms, start_ms, "fast endpoint waited");
+        assert_eq!(
+            delivered.attempts[0].ended_at_unix_ms, start_ms,
+            "fast endpoint waited"
+        );
         let stuck = harness.service.delivery(event_id, &slow).expect("recorded");
         assert_eq!(stuck.attempts[0].ended_at_unix_ms, start_ms + 15_000);
     }
@@ -147,14 +191,19 @@ fn routed() -> eventgate::webhook::transport::InProcessConnector {
                 drop(stream);
             });
         } else {
-            tokio::spawn(crate::support::serve(stream, |_request| async { reply(200) }));
+            tokio::spawn(crate::support::serve(stream, |_request| async {
+                reply(200)
+            }));
         }
     })
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_deferral_by_the_open_breaker_does_not_use_up_an_attempt() {
-    let breaker = BreakerConfig { failures_to_open: 1, open_for: Duration::from_secs(60) };
+    let breaker = BreakerConfig {
+        failures_to_open: 1,
+        open_for: Duration::from_secs(60),
+    };
     let schedule = crate::support::schedule_ms(&[0, 1_000]);
     let harness = Harness::in_process(schedule, scripted(vec![(500, None)]), |mut config| {
         config.breaker = breaker;
@@ -164,14 +213,19 @@ async fn a_deferral_by_the_open_breaker_does_not_use_up_an_attempt() {
     let event_id = harness.publish(1);
     harness.settle().await;
 
-    let delivery = harness.service.delivery(&event_id, &endpoint).expect("recorded");
+    let delivery = harness
+        .service
+        .delivery(&event_id, &endpoint)
+        .expect("recorded");
     assert_eq!(delivery.outcome, DeliveryOutcome::Delivered);
     assert_eq!(delivery.attempts.len(), 2);
     // Attempt 2 was due after about 1 s but waited for the breaker's 60 s.
     assert_eq!(gaps_ms(&delivery.attempts), [60_000]);
-    let deferred = harness.recorder.all().into_iter().any(|seen| {
-        matches!(seen, Seen::Deferred { attempt: 2, .. })
-    });
+    let deferred = harness
+        .recorder
+        .all()
+        .into_iter()
+        .any(|seen| matches!(seen, Seen::Deferred { attempt: 2, .. }));
     assert!(deferred, "{:?}", harness.recorder.all());
     let info = harness.service.endpoint(&endpoint).expect("listed");
     assert_eq!((info.counts.attempts, info.counts.deferrals), (2, 1));
@@ -191,20 +245,114 @@ async fn an_endpoint_failing_for_the_disable_period_is_disabled() {
     let event_id = harness.publish(1);
     harness.settle().await;
 
-    let delivery = harness.service.delivery(&event_id, &endpoint).expect("recorded");
+    let delivery = harness
+        .service
+        .delivery(&event_id, &endpoint)
+        .expect("recorded");
     let disabled = DeliveryOutcome::DeadLettered(DeadLetterReason::EndpointDisabled);
     assert_eq!(delivery.outcome, disabled);
     let first = delivery.attempts[0].ended_at_unix_ms;
-    let failing_ms: Vec<u64> = delivery.attempts.iter().map(|a| a.ended_at_unix_ms - first).collect();
+    let failing_ms: Vec<u64> = delivery
+        .attempts
+        .iter()
+        .map(|a| a.ended_at_unix_ms - first)
+        .collect();
     let limit_ms = 13 * 60 * 1000;
     let (last, earlier) = failing_ms.split_last().expect("attempts");
-    assert!(*last >= limit_ms && earlier.iter().all(|t| *t < limit_ms), "{failing_ms:?}");
+    assert!(
+        *last >= limit_ms && earlier.iter().all(|t| *t < limit_ms),
+        "{failing_ms:?}"
+    );
     let info = harness.service.endpoint(&endpoint).expect("listed");
-    assert_eq!(info.disabled_reason, Some(DisableReason::FailingContinuously));
+    assert_eq!(
+        info.disabled_reason,
+        Some(DisableReason::FailingContinuously)
+    );
 
     // What arrives afterwards is dead-lettered at once, with no attempt.
     let later = harness.publish(2);
     harness.settle().await;
-    let after = harness.service.delivery(&later, &endpoint).expect("recorded");
+    let after = harness
+        .service
+        .delivery(&later, &endpoint)
+        .expect("recorded");
     assert_eq!((after.outcome, after.attempts.len()), (disabled, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_observer_sees_every_step_in_order_with_the_true_event_id() {
+    let breaker = BreakerConfig {
+        failures_to_open: 1,
+        open_for: Duration::from_secs(60),
+    };
+    let schedule = crate::support::schedule_ms(&[0, 1_000]);
+    let harness = Harness::in_process(schedule, scripted(vec![(500, None)]), |mut config| {
+        config.breaker = breaker;
+        config
+    });
+    let endpoint = harness.register(URL).to_string();
+    let event_id = harness.publish(1).to_string();
+    harness.settle().await;
+
+    let seen = harness.recorder.all();
+    let steps: Vec<String> = seen
+        .iter()
+        .map(|step| match step {
+            Seen::Accepted { .. } => "accepted".to_owned(),
+            Seen::AttemptStarted {
+                attempt,
+                webhook_id,
+                ..
+            } => {
+                assert_eq!(webhook_id, &event_id);
+                format!("started {attempt}")
+            }
+            Seen::AttemptEnded { attempt, kind, .. } => format!("ended {attempt} {kind}"),
+            Seen::RetryScheduled { attempt, .. } => format!("retry {attempt}"),
+            Seen::Deferred { attempt, after, .. } => format!("deferred {attempt} {after:?}"),
+            Seen::Delivered { attempts, .. } => format!("delivered {attempts}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    let expected = [
+        "accepted",
+        "started 1",
+        "ended 1 status",
+        "retry 2",
+        "deferred 2 59s",
+        "started 2",
+        "ended 2 ok",
+        "delivered 2",
+    ];
+    // The deferral lasts what is left of the 60 s after the ~1 s retry wait.
+    assert_eq!(steps.len(), expected.len(), "{steps:?}");
+    for (step, want) in steps.iter().zip(expected) {
+        if want.starts_with("deferred") {
+            assert!(step.starts_with("deferred 2 5"), "{steps:?}");
+        } else {
+            assert_eq!(step, want, "{steps:?}");
+        }
+    }
+    assert!(seen.iter().all(|step| match step {
+        Seen::Accepted {
+            endpoint: e,
+            event_id: id,
+        }
+        | Seen::AttemptStarted {
+            endpoint: e,
+            event_id: id,
+            ..
+        }
+        | Seen::AttemptEnded {
+            endpoint: e,
+            event_id: id,
+            ..
+        }
+        | Seen::Delivered {
+            endpoint: e,
+            event_id: id,
+            ..
+        } => e == &endpoint && id == &event_id,
+        _ => true,
+    }));
 }
