@@ -61,8 +61,8 @@ pub mod event;
 pub mod gate;
 pub mod jobs;
 pub mod mutants;
-pub mod webhook;
 mod sync;
+pub mod webhook;
 
 pub use bus::{
     DeliveryMode, EventBus, HandlerError, InMemoryEventBus, PublishReceipt, StorePolicy,

@@ -20,7 +20,9 @@ mod store;
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::{
-    DEFAULT_KEY_PREFIX, DEFAULT_OP_TIMEOUT, DEFAULT_RECONNECT_ATTEMPTS_MAX, DEFAULT_RECONNECT_DELAY_MAX,
-    RedisConfig, RedisStore, RedisStoreError,
+    DEFAULT_KEY_PREFIX, DEFAULT_OP_TIMEOUT, DEFAULT_RECONNECT_ATTEMPTS_MAX,
+    DEFAULT_RECONNECT_DELAY_MAX, RedisConfig, RedisStore, RedisStoreError,
 };
-pub use store::{ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, StoreError, StoreFuture};
+pub use store::{
+    ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, StoreError, StoreFuture,
+};
