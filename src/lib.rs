@@ -63,11 +63,12 @@ pub mod jobs;
 pub mod mutants;
 #[cfg(not(eventgate_loom))]
 pub mod sim;
-pub mod webhook;
 mod sync;
+pub mod webhook;
 
 pub use bus::{
-    DeliveryMode, EventBus, HandlerError, InMemoryEventBus, PublishReceipt, SubscriberConfig,
+    DeliveryMode, EventBus, HandlerError, InMemoryEventBus, PublishReceipt, StorePolicy,
+    SubscriberConfig,
 };
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use event::{Event, EventId, NewEvent, TypedEvent};

@@ -40,6 +40,27 @@ impl DeliveryMode {
     }
 }
 
+/// What a gated subscriber does with an event when its gate store cannot be reached.
+///
+/// The choice is explicit because each side gives something up: failing closed never runs a
+/// side effect twice but leaves events unhandled while the store is away; failing open keeps
+/// handling them but lets duplicates through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorePolicy {
+    /// The default. At most once: the event is dead-lettered as `store-unavailable` and the
+    /// handler does not run. At least once: the claim is retried with backoff within
+    /// `attempts_max`, then dead-lettered as `store-unavailable`. Nothing runs twice.
+    #[default]
+    FailClosed,
+    /// Run the handler without the gate, as an ungated subscriber would. This gives up the
+    /// gate's promise for that event: a duplicate delivered while the store is away (or one
+    /// that arrives later, since no record was written) runs the handler again, and in
+    /// at-least-once mode two attempts for one key are no longer kept from overlapping
+    /// across processes. Choose it only for handlers that are harmless to repeat.
+    FailOpen,
+}
+
 /// Why a subscription was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubscribeError {
@@ -100,11 +121,15 @@ pub struct SubscriberConfig {
     pub(crate) backoff_initial: Duration,
     pub(crate) backoff_max: Duration,
     pub(crate) store: Option<Arc<dyn GateStore>>,
+    pub(crate) on_store_unavailable: StorePolicy,
 }
 
 impl SubscriberConfig {
     /// A subscriber named `name` on `topics`, at most once, with every default.
-    pub fn new<T: Into<String>>(name: impl Into<String>, topics: impl IntoIterator<Item = T>) -> Self {
+    pub fn new<T: Into<String>>(
+        name: impl Into<String>,
+        topics: impl IntoIterator<Item = T>,
+    ) -> Self {
         Self {
             name: name.into(),
             topics: topics.into_iter().map(Into::into).collect(),
@@ -117,6 +142,7 @@ impl SubscriberConfig {
             backoff_initial: defaults::BACKOFF_INITIAL,
             backoff_max: defaults::BACKOFF_MAX,
             store: None,
+            on_store_unavailable: StorePolicy::FailClosed,
         }
     }
 
@@ -169,6 +195,13 @@ impl SubscriberConfig {
         self
     }
 
+    /// What to do with an event when the gate store cannot be reached (default
+    /// [`StorePolicy::FailClosed`]; see [`StorePolicy::FailOpen`] for what opting out costs).
+    pub fn on_store_unavailable(mut self, policy: StorePolicy) -> Self {
+        self.on_store_unavailable = policy;
+        self
+    }
+
     /// The subscriber's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -206,7 +239,10 @@ impl SubscriberConfig {
         }
         if self.lease <= self.handler_timeout {
             let (lease, handler_timeout) = (self.lease, self.handler_timeout);
-            return Err(SubscribeError::LeaseNotLongerThanTimeout { lease, handler_timeout });
+            return Err(SubscribeError::LeaseNotLongerThanTimeout {
+                lease,
+                handler_timeout,
+            });
         }
         Ok(())
     }
@@ -214,7 +250,9 @@ impl SubscriberConfig {
     /// The backoff before attempt `next_attempt` (2 or more).
     pub(crate) fn backoff_before(&self, next_attempt: u32) -> Duration {
         let doublings = next_attempt.saturating_sub(2).min(31);
-        self.backoff_initial.saturating_mul(1 << doublings).min(self.backoff_max)
+        self.backoff_initial
+            .saturating_mul(1 << doublings)
+            .min(self.backoff_max)
     }
 }
 

@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use attempt::{AttemptOutcome, AttemptRecord};
-pub use config::{BusConfig, DeliveryMode, SubscribeError, SubscriberConfig};
+pub use config::{BusConfig, DeliveryMode, StorePolicy, SubscribeError, SubscriberConfig};
 pub use counters::CounterSnapshot;
 pub use dead_letter::{DeadLetter, DeadLetterReason};
 pub use handler::{Handler, HandlerError, HandlerFuture, TypedHandler, typed};
@@ -83,7 +83,11 @@ pub trait EventBus: Send + Sync + 'static {
     fn shutdown(&self, deadline: Duration) -> BusFuture<'_, ShutdownReport>;
 
     /// Subscribes `handler` under `config`, starting its worker on the current tokio runtime.
-    fn subscribe<H: Handler>(&self, config: SubscriberConfig, handler: H) -> Result<(), SubscribeError>
+    fn subscribe<H: Handler>(
+        &self,
+        config: SubscriberConfig,
+        handler: H,
+    ) -> Result<(), SubscribeError>
     where
         Self: Sized,
     {

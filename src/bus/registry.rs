@@ -51,7 +51,8 @@ impl Registry {
         for subscribers in self.by_topic.values_mut() {
             subscribers.retain(|s| !Arc::ptr_eq(s, &subscriber));
         }
-        self.by_topic.retain(|_, subscribers| !subscribers.is_empty());
+        self.by_topic
+            .retain(|_, subscribers| !subscribers.is_empty());
         Some(subscriber)
     }
 
@@ -79,14 +80,20 @@ impl Registry {
                 Ok(()) => {
                     fan_out.queued += 1;
                     Counters::bump(&subscriber.counters.enqueued);
-                    core.observe(Observation::Enqueued { event, subscriber: &subscriber.name });
+                    core.observe(Observation::Enqueued {
+                        event,
+                        subscriber: &subscriber.name,
+                    });
                 }
                 Err(PushError::Full(event)) => {
                     fan_out.overflowed += 1;
                     overflow(core, subscriber, &event);
                 }
                 Err(PushError::Closed(event)) => {
-                    let reason = subscriber.stop.reason().unwrap_or(DeadLetterReason::Shutdown);
+                    let reason = subscriber
+                        .stop
+                        .reason()
+                        .unwrap_or(DeadLetterReason::Shutdown);
                     core.dead_letter(subscriber, &event, reason, Vec::new());
                 }
             }
@@ -98,7 +105,10 @@ impl Registry {
 /// Records an event refused by `subscriber`'s full queue.
 fn overflow(core: &Core, subscriber: &Subscriber, event: &Event) {
     #[cfg(feature = "mutants")]
-    if core.mutants.is_on(crate::mutants::Mutant::OverflowWithoutRecord) {
+    if core
+        .mutants
+        .is_on(crate::mutants::Mutant::OverflowWithoutRecord)
+    {
         return;
     }
     core.dead_letter(subscriber, event, DeadLetterReason::Overflow, Vec::new());

@@ -10,6 +10,10 @@
 //! takes no new events, so the queue fills and overflows are recorded rather than memory
 //! growing.
 //!
+//! When the gate store cannot be reached, the subscriber's [`StorePolicy`] decides: by
+//! default the event fails closed (dead-lettered as `store-unavailable` in at-most-once mode,
+//! retried within the attempt budget in at-least-once mode); failing open runs it ungated.
+//!
 //! When told to stop (unsubscribe, shutdown), the worker cancels the running handler,
 //! dead-letters it, everything waiting for a retry and everything still queued, with the
 //! stop's reason, and returns how many it dead-lettered.
@@ -21,7 +25,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::attempt::{self, AttemptOutcome, AttemptRecord};
-use super::config::DeliveryMode;
+use super::config::{DeliveryMode, StorePolicy};
 use super::core::Core;
 use super::counters::Counters;
 use super::dead_letter::DeadLetterReason;
@@ -38,7 +42,9 @@ struct Work {
 
 impl Work {
     fn next_attempt(&self) -> u32 {
-        u32::try_from(self.attempts.len()).unwrap_or(u32::MAX).saturating_add(1)
+        u32::try_from(self.attempts.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1)
     }
 }
 
@@ -71,6 +77,16 @@ pub(crate) struct Worker {
     retries: Retries,
 }
 
+/// What the gate decided about one event.
+enum Admission {
+    /// The key is claimed with this token: run the handler.
+    Claimed(ClaimToken),
+    /// The store is away and the subscriber fails open: run the handler without the gate.
+    FailOpen,
+    /// The event was settled without running (duplicate, dead letter or scheduled retry).
+    Settled,
+}
+
 /// How processing one event ended for the worker loop.
 enum Step {
     Done,
@@ -79,7 +95,11 @@ enum Step {
 
 impl Worker {
     pub(crate) fn new(subscriber: Arc<Subscriber>, core: Arc<Core>) -> Self {
-        Self { subscriber, core, retries: Retries::default() }
+        Self {
+            subscriber,
+            core,
+            retries: Retries::default(),
+        }
     }
 
     /// Runs until stopped; returns how many events it dead-lettered on the way out.
@@ -93,11 +113,15 @@ impl Worker {
                 work = self.next_work() => work,
             };
             let Some(work) = next else {
-                let reason = subscriber.stop.reason().unwrap_or(DeadLetterReason::Shutdown);
+                let reason = subscriber
+                    .stop
+                    .reason()
+                    .unwrap_or(DeadLetterReason::Shutdown);
                 return self.drain(reason);
             };
             if let Step::Stopped(reason) = self.process(work).await {
-                return self.drain(reason);
+                // The event that was running has been dead-lettered by its settle step.
+                return 1 + self.drain(reason);
             }
         }
     }
@@ -125,13 +149,12 @@ impl Worker {
             subscriber = %self.subscriber.name,
             key = work.event.key(),
         );
-        let step = match self.subscriber.config.mode {
+        match self.subscriber.config.mode {
             DeliveryMode::Ungated => self.run_ungated(work).instrument(span).await,
             DeliveryMode::AtMostOnce | DeliveryMode::AtLeastOnce => {
                 self.run_gated(work).instrument(span).await
             }
-        };
-        step
+        }
     }
 
     async fn run_ungated(&mut self, mut work: Work) -> Step {
@@ -140,8 +163,10 @@ impl Worker {
     }
 
     async fn run_gated(&mut self, mut work: Work) -> Step {
-        let Some(token) = self.claim(&mut work).await else {
-            return Step::Done;
+        let token = match self.claim(&mut work).await {
+            Admission::Claimed(token) => token,
+            Admission::FailOpen => return self.run_fail_open(work).await,
+            Admission::Settled => return Step::Done,
         };
         let outcome = self.attempt(&mut work).await;
         match self.subscriber.config.mode {
@@ -150,39 +175,81 @@ impl Worker {
         }
     }
 
-    /// Claims the event's key; `None` when the event was settled without running.
-    async fn claim(&mut self, work: &mut Work) -> Option<ClaimToken> {
+    /// Runs the handler without the gate: the store is away and the subscriber fails open.
+    /// A failure is retried in at-least-once mode (the retry tries the gate again).
+    async fn run_fail_open(&mut self, mut work: Work) -> Step {
+        let outcome = self.attempt(&mut work).await;
+        let failed = !outcome.is_success() && !matches!(outcome, AttemptOutcome::Cancelled { .. });
+        let at_least_once = self.subscriber.config.mode == DeliveryMode::AtLeastOnce;
+        if failed && at_least_once && self.may_retry(&work) {
+            self.schedule_retry(work);
+            return Step::Done;
+        }
+        self.settle_without_gate(work, outcome)
+    }
+
+    /// Claims the event's key, or settles the event without running it.
+    async fn claim(&mut self, work: &mut Work) -> Admission {
         let (sub, event) = (&self.subscriber, &work.event);
         let lease = sub.config.lease;
-        let claim = sub.store.claim(&sub.name, event.key(), event.fingerprint(), lease).await;
+        let claim = sub
+            .store
+            .claim(&sub.name, event.key(), event.fingerprint(), lease)
+            .await;
         match claim {
             Ok(ClaimOutcome::Claimed(token)) => {
-                self.core.observe(Observation::Claimed { event, subscriber: &sub.name, lease });
-                return Some(token);
+                self.core.observe(Observation::Claimed {
+                    event,
+                    subscriber: &sub.name,
+                    lease,
+                });
+                return Admission::Claimed(token);
             }
             Ok(ClaimOutcome::Duplicate(holder)) => {
                 Counters::bump(&sub.counters.suppressed);
-                self.core.observe(Observation::Suppressed { event, subscriber: &sub.name, holder });
+                self.core.observe(Observation::Suppressed {
+                    event,
+                    subscriber: &sub.name,
+                    holder,
+                });
                 tracing::debug!(target: "eventgate::bus", state = ?holder.state, "suppressed duplicate");
                 self.core.finish(sub);
             }
             Ok(ClaimOutcome::Conflict(_)) => self.dead_letter_now(work, DeadLetterReason::Conflict),
             Err(StoreError::Full { .. }) => self.dead_letter_now(work, DeadLetterReason::StoreFull),
-            Err(error) => self.store_unavailable(work, error),
+            Err(error) => return self.store_unavailable(work, error),
         }
-        None
+        Admission::Settled
     }
 
-    fn store_unavailable(&mut self, work: &mut Work, error: StoreError) {
-        let outcome = AttemptOutcome::StoreUnavailable { reason: error.to_string() };
-        work.attempts.push(self.record(work.next_attempt(), outcome));
+    /// Applies the subscriber's [`StorePolicy`] to an event whose claim could not be made.
+    fn store_unavailable(&mut self, work: &mut Work, error: StoreError) -> Admission {
+        if self.subscriber.config.on_store_unavailable == StorePolicy::FailOpen {
+            let subscriber = &*self.subscriber.name;
+            tracing::warn!(
+                target: "eventgate::bus",
+                subscriber,
+                %error,
+                "gate store unavailable; running ungated"
+            );
+            return Admission::FailOpen;
+        }
+        let outcome = AttemptOutcome::StoreUnavailable {
+            reason: error.to_string(),
+        };
+        work.attempts
+            .push(self.record(work.next_attempt(), outcome));
         let mode = self.subscriber.config.mode;
         if mode == DeliveryMode::AtLeastOnce && self.may_retry(work) {
-            let taken = std::mem::replace(&mut work.attempts, Vec::new());
-            self.schedule_retry(Work { event: work.event.clone(), attempts: taken });
+            let taken = std::mem::take(&mut work.attempts);
+            self.schedule_retry(Work {
+                event: work.event.clone(),
+                attempts: taken,
+            });
         } else {
             self.dead_letter_now(work, DeadLetterReason::StoreUnavailable);
         }
+        Admission::Settled
     }
 
     /// Runs one handler attempt and records it.
@@ -190,7 +257,11 @@ impl Worker {
         let (sub, event) = (&self.subscriber, &work.event);
         let attempt = work.next_attempt();
         let started = self.record(attempt, AttemptOutcome::Succeeded);
-        self.core.observe(Observation::HandlerStarted { event, subscriber: &sub.name, attempt });
+        self.core.observe(Observation::HandlerStarted {
+            event,
+            subscriber: &sub.name,
+            attempt,
+        });
         let timeout = sub.config.handler_timeout;
         let outcome = attempt::run(sub.handler.as_ref(), event.clone(), timeout, &sub.stop).await;
         let ended = Observation::HandlerEnded {
@@ -204,13 +275,16 @@ impl Worker {
         if !outcome.is_success() && !matches!(outcome, AttemptOutcome::Cancelled { .. }) {
             Counters::bump(&sub.counters.failed);
         }
-        work.attempts.push(AttemptRecord { outcome: outcome.clone(), ..started });
+        work.attempts.push(AttemptRecord {
+            outcome: outcome.clone(),
+            ..started
+        });
         outcome
     }
 
     fn settle_without_gate(&mut self, work: Work, outcome: AttemptOutcome) -> Step {
         match outcome {
-            AttemptOutcome::Succeeded => self.handled(&work),
+            AttemptOutcome::Succeeded => self.handled(),
             AttemptOutcome::Cancelled { reason } => {
                 self.dead_letter_now(&work, reason);
                 return Step::Stopped(reason);
@@ -228,10 +302,13 @@ impl Worker {
     ) -> Step {
         #[cfg(feature = "mutants")]
         if outcome.is_success()
-            && self.core.mutants.is_on(crate::mutants::Mutant::ReleaseOnSuccess)
+            && self
+                .core
+                .mutants
+                .is_on(crate::mutants::Mutant::ReleaseOnSuccess)
         {
             self.release(&work, token).await;
-            self.handled(&work);
+            self.handled();
             return Step::Done;
         }
         self.complete(&work, token).await;
@@ -247,7 +324,7 @@ impl Worker {
         match outcome {
             AttemptOutcome::Succeeded => {
                 self.complete(&work, token).await;
-                self.handled(&work);
+                self.handled();
             }
             AttemptOutcome::Cancelled { reason } => {
                 self.release(&work, token).await;
@@ -270,7 +347,11 @@ impl Worker {
         let made = work.attempts.len();
         let allowed = self.subscriber.config.attempts_max as usize;
         #[cfg(feature = "mutants")]
-        if self.core.mutants.is_on(crate::mutants::Mutant::RetryPastBound) {
+        if self
+            .core
+            .mutants
+            .is_on(crate::mutants::Mutant::RetryPastBound)
+        {
             return made <= allowed;
         }
         made < allowed
@@ -282,7 +363,12 @@ impl Worker {
         let subscriber = &self.subscriber.name;
         Counters::bump(&self.subscriber.counters.retried);
         let event = &work.event;
-        self.core.observe(Observation::RetryScheduled { event, subscriber, attempt, after });
+        self.core.observe(Observation::RetryScheduled {
+            event,
+            subscriber,
+            attempt,
+            after,
+        });
         tracing::debug!(target: "eventgate::bus", attempt, after_ms = after.as_millis() as u64, "retry scheduled");
         let due = self.core.clock.now() + after;
         self.retries.schedule(due, work);
@@ -292,7 +378,11 @@ impl Worker {
         let (sub, event) = (&self.subscriber, &work.event);
         let ttl = sub.config.ttl;
         match sub.store.complete(&sub.name, event.key(), token, ttl).await {
-            Ok(()) => self.core.observe(Observation::Completed { event, subscriber: &sub.name, ttl }),
+            Ok(()) => self.core.observe(Observation::Completed {
+                event,
+                subscriber: &sub.name,
+                ttl,
+            }),
             Err(error) => tracing::warn!(
                 target: "eventgate::bus",
                 %error,
@@ -304,25 +394,34 @@ impl Worker {
     async fn release(&self, work: &Work, token: ClaimToken) {
         let (sub, event) = (&self.subscriber, &work.event);
         match sub.store.release(&sub.name, event.key(), token).await {
-            Ok(()) => self.core.observe(Observation::Released { event, subscriber: &sub.name }),
-            Err(error) => tracing::warn!(target: "eventgate::bus", %error, "could not release the key"),
+            Ok(()) => self.core.observe(Observation::Released {
+                event,
+                subscriber: &sub.name,
+            }),
+            Err(error) => {
+                tracing::warn!(target: "eventgate::bus", %error, "could not release the key")
+            }
         }
     }
 
-    fn handled(&self, work: &Work) {
+    fn handled(&self) {
         Counters::bump(&self.subscriber.counters.handled);
         self.core.finish(&self.subscriber);
-        let _ = work;
     }
 
     fn dead_letter_now(&self, work: &Work, reason: DeadLetterReason) {
         let attempts = work.attempts.clone();
-        self.core.dead_letter(&self.subscriber, &work.event, reason, attempts);
+        self.core
+            .dead_letter(&self.subscriber, &work.event, reason, attempts);
         self.core.finish(&self.subscriber);
     }
 
     fn record(&self, attempt: u32, outcome: AttemptOutcome) -> AttemptRecord {
-        AttemptRecord { attempt, outcome, started_at_unix_ms: self.core.clock.unix_now_ms() }
+        AttemptRecord {
+            attempt,
+            outcome,
+            started_at_unix_ms: self.core.clock.unix_now_ms(),
+        }
     }
 
     /// Dead-letters everything the worker still holds or that waits in its queue.
@@ -348,5 +447,8 @@ impl Worker {
 }
 
 fn first(event: Event) -> Work {
-    Work { event, attempts: Vec::new() }
+    Work {
+        event,
+        attempts: Vec::new(),
+    }
 }

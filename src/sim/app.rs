@@ -19,6 +19,8 @@ use crate::jobs::{InMemoryJobStore, JobService};
 use crate::bus::{NoObserver, Observer};
 
 use super::config::SimConfig;
+use super::webhooks;
+use crate::webhook::{WebhookSecret, WebhookService};
 use super::handlers::Misbehaving;
 use super::history::{HistoryLog, Record};
 use super::mix::{mix, name};
@@ -44,8 +46,10 @@ pub struct Shared {
     pub driver_done: AtomicBool,
     /// Set by the step loop when every fault has stopped.
     pub healed: AtomicBool,
-    /// Set by the app once its bus (and webhook service) went idle after the heal.
+    /// Set by the app once its bus and webhook service went idle after the heal.
     pub quiesced: AtomicBool,
+    /// Each receiver host with the secret its endpoint signs with.
+    pub endpoints: Vec<(String, WebhookSecret)>,
 }
 
 /// Where the driver is; kept across app restarts.
@@ -61,7 +65,12 @@ pub struct Progress {
 
 impl Shared {
     /// The shared state of a run.
-    pub fn new(config: SimConfig, log: HistoryLog, epoch: Duration) -> Self {
+    pub fn new(
+        config: SimConfig,
+        log: HistoryLog,
+        epoch: Duration,
+        endpoints: Vec<(String, WebhookSecret)>,
+    ) -> Self {
         Self {
             config,
             log,
@@ -71,6 +80,7 @@ impl Shared {
             driver_done: AtomicBool::new(false),
             healed: AtomicBool::new(false),
             quiesced: AtomicBool::new(false),
+            endpoints,
         }
     }
 
@@ -80,19 +90,32 @@ impl Shared {
     }
 }
 
-/// One start of the app: its bus and job service.
+/// Why the app could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A subscriber was refused.
+    #[error(transparent)]
+    Subscribe(#[from] SubscribeError),
+    /// The webhook service could not be set up.
+    #[error(transparent)]
+    Webhooks(#[from] webhooks::SetupError),
+}
+
+/// One start of the app: its bus, webhook service and job service.
 pub struct App {
     /// The bus.
     pub bus: InMemoryEventBus,
     /// The job service over the durable store.
     pub jobs: JobService<InMemoryEventBus, RecordingJobStore>,
+    /// The webhook service, one endpoint per receiver.
+    pub webhooks: WebhookService,
     /// Which start this is, from 1.
     pub incarnation: u64,
 }
 
 impl App {
     /// Builds the bus, subscribes the in-process subscribers and the job service.
-    pub fn start(shared: &Shared) -> Result<Self, SubscribeError> {
+    pub fn start(shared: &Shared) -> Result<Self, StartError> {
         let incarnation = {
             let mut progress = shared.progress();
             progress.incarnation += 1;
@@ -115,9 +138,10 @@ impl App {
             .mutants(config.mutants);
         let bus = InMemoryEventBus::with_config(bus_config);
         subscribe_all(shared, &bus)?;
+        let webhooks = webhooks::start(shared, &bus, clock.clone(), incarnation)?;
         let store = Arc::new(RecordingJobStore::new(shared.jobs.clone(), shared.log.clone()));
         let jobs = JobService::new(bus.clone(), store, clock).with_mutants(config.mutants);
-        Ok(Self { bus, jobs, incarnation })
+        Ok(Self { bus, jobs, webhooks, incarnation })
     }
 }
 
@@ -172,6 +196,10 @@ pub async fn run(shared: Arc<Shared>) -> turmoil::Result {
     while !shared.healed.load(Ordering::SeqCst) {
         tokio::time::sleep(shared.config.tick).await;
     }
+    // The webhook service may still be retrying after the bus went idle, and a retry cannot
+    // enqueue bus work, so bus then webhooks, then bus once more for good measure.
+    app.bus.idle().await;
+    app.webhooks.idle().await;
     app.bus.idle().await;
     shared.log.record(Record::Quiesced);
     shared.quiesced.store(true, Ordering::SeqCst);

@@ -128,6 +128,11 @@ impl SimConfig {
         self.disabled.insert(kind);
     }
 
+    /// True when the fault plan crashes a host (see [`super::task_ids`]).
+    pub fn crashes_hosts(&self) -> bool {
+        self.plan.is_on(FaultKind::AppCrash) || self.plan.is_on(FaultKind::ReceiverCrash)
+    }
+
     /// The receiver host names, `rcv1` ...
     pub fn receiver_names(&self) -> Vec<String> {
         (1..=self.receivers).map(|i| format!("rcv{i}")).collect()

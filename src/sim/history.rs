@@ -81,6 +81,8 @@ pub enum Record {
     RetryScheduled { event: String, subscriber: String, attempt: u32, after_ms: u64 },
     /// A subscriber will not handle an event.
     DeadLettered { event: String, subscriber: String, key: String, reason: String },
+    /// The webhook service took an event into an endpoint's backlog.
+    WebhookAccepted { event: String, endpoint: String },
     /// The webhook service sent one attempt.
     WebhookAttempt { event: String, endpoint: String, webhook_id: String, attempt: u32 },
     /// One attempt got an answer or failed.
@@ -89,6 +91,8 @@ pub enum Record {
     WebhookDelivered { event: String, endpoint: String },
     /// The webhook service gave up on an event for an endpoint.
     WebhookDeadLettered { event: String, endpoint: String, reason: String },
+    /// The webhook service disabled an endpoint.
+    EndpointDisabled { endpoint: String, reason: String },
     /// A receiver applied an event (first time it saw this `webhook-id`).
     Received { receiver: String, event: String, webhook_id: String },
     /// A receiver refused a request whose signature did not verify.

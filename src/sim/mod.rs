@@ -14,6 +14,8 @@
 //! - [`handlers`]: in-process subscribers whose handlers misbehave as the seed says.
 //! - [`receiver`]: the HTTP receiver hosts that verify Standard Webhooks signatures and
 //!   deduplicate on `webhook-id`.
+//! - [`webhooks`]: the webhook service in the app, one endpoint per receiver, and its
+//!   recorder.
 //! - [`app`] and [`driver`]: the app host, and the task on it that creates and ends jobs and
 //!   re-publishes duplicates.
 //! - [`world`]: builds the turmoil simulation and steps it through the fault phase, the
@@ -42,6 +44,8 @@ pub mod receiver;
 pub mod recorder;
 pub mod runner;
 pub mod scenario;
+pub mod task_ids;
+pub mod webhooks;
 pub mod world;
 
 pub use config::{SimConfig, Timings};

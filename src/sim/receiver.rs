@@ -178,18 +178,11 @@ impl Receiver {
     }
 }
 
-/// The true event id a webhook body carries.
-///
-/// TODO: this reads the first of `event_id`, `id` and `data.event_id`; pin it to the webhook
-/// service's body format once that lands.
+/// The true event id a webhook body carries: the envelope's `id` (see
+/// [`crate::webhook::envelope`]).
 pub fn event_id_from_body(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-    value
-        .get("event_id")
-        .and_then(text)
-        .or_else(|| value.get("id").and_then(text))
-        .or_else(|| value.get("data").and_then(|d| d.get("event_id")).and_then(text))
+    value.get("id")?.as_str().map(str::to_owned)
 }
 
 fn answer(status: StatusCode) -> Response<Full<Bytes>> {

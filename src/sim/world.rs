@@ -62,17 +62,22 @@ pub struct RunOutput {
 }
 
 /// Runs one seed's world to the end.
+///
+/// A world that crashes hosts runs alone in the process: see [`task_ids`](super::task_ids).
 pub fn run(config: &SimConfig) -> Result<RunOutput, HarnessError> {
+    let _turn = super::task_ids::turn(config.crashes_hosts());
     let log = if config.recording { HistoryLog::recording() } else { HistoryLog::off() };
     let epoch = Duration::from_secs(EPOCH_BASE_SECS + config.seed % 86_400);
-    let shared = Arc::new(Shared::new(config.clone(), log.clone(), epoch));
     let mut rng = SmallRng::seed_from_u64(mix(&[config.seed, name("world")]));
-    let mut sim = builder(config, epoch).build_with_rng(Box::new(SmallRng::seed_from_u64(config.seed)));
-
     let names = config.receiver_names();
-    for receiver_name in &names {
-        let secret = WebhookSecret::generate(&mut rng);
-        let receiver = Receiver::new(receiver_name, secret, shared.clone());
+    let endpoints: Vec<(String, WebhookSecret)> =
+        names.iter().map(|n| (n.clone(), WebhookSecret::generate(&mut rng))).collect();
+    let shared = Arc::new(Shared::new(config.clone(), log.clone(), epoch, endpoints.clone()));
+    let turmoil_rng = Box::new(SmallRng::seed_from_u64(config.seed));
+    let mut sim = builder(config, epoch).build_with_rng(turmoil_rng);
+
+    for (receiver_name, secret) in endpoints {
+        let receiver = Receiver::new(&receiver_name, secret, shared.clone());
         sim.host(receiver_name.as_str(), move || receiver.clone().serve());
     }
     let app_shared = shared.clone();
@@ -210,3 +215,4 @@ mod tests {
         assert!(output.history.entries.iter().any(|e| matches!(e.record, Record::Quiesced)));
     }
 }
+

@@ -21,8 +21,49 @@ struct Pair {
     lost: bool,
 }
 
-/// The first accounting violation in `history`.
+/// The first accounting violation in `history`: bus pairs first, then webhook deliveries.
 pub fn check(history: &History) -> Option<Violation> {
+    check_bus(history).or_else(|| check_webhooks(history))
+}
+
+/// Every delivery the webhook service accepted ends delivered or dead-lettered, exactly
+/// once, unless an app crash took it.
+fn check_webhooks(history: &History) -> Option<Violation> {
+    let quiesced = history.entries.iter().find(|e| matches!(e.record, Record::Quiesced))?;
+    let mut deliveries: BTreeMap<(&str, &str), Pair> = BTreeMap::new();
+    for entry in &history.entries {
+        if is_app_crash(entry) {
+            deliveries.values_mut().filter(|p| p.settled == 0).for_each(|p| p.lost = true);
+        }
+        let (event, endpoint) = match &entry.record {
+            Record::WebhookAccepted { event, endpoint } => {
+                let pair = Pair { published_seq: entry.seq, ..Pair::default() };
+                deliveries.insert((event, endpoint), pair);
+                continue;
+            }
+            Record::WebhookDelivered { event, endpoint }
+            | Record::WebhookDeadLettered { event, endpoint, .. } => (event, endpoint),
+            _ => continue,
+        };
+        let Some(pair) = deliveries.get_mut(&(event.as_str(), endpoint.as_str())) else {
+            let message = format!("{endpoint} settled {event}, which it never accepted");
+            return Some(Violation::at(Property::Accounting, entry, message));
+        };
+        pair.settled += 1;
+        if pair.settled > 1 {
+            let message = format!("{endpoint} settled the delivery of {event} twice");
+            return Some(Violation::at(Property::Accounting, entry, message));
+        }
+    }
+    let ((event, endpoint), pair) = deliveries.iter().find(|(_, p)| p.settled == 0 && !p.lost)?;
+    let message = format!(
+        "{endpoint} never delivered nor dead-lettered {event} (accepted at #{})",
+        pair.published_seq
+    );
+    Some(Violation::at(Property::Accounting, quiesced, message))
+}
+
+fn check_bus(history: &History) -> Option<Violation> {
     let quiesced = history.entries.iter().find(|e| matches!(e.record, Record::Quiesced))?;
     let mut subscribers: Vec<(&str, &[String])> = Vec::new();
     let mut pairs: BTreeMap<(&str, &str), Pair> = BTreeMap::new();
