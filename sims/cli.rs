@@ -28,7 +28,11 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_HARNESS: u8 = 3;
 
 #[derive(Debug, Parser)]
-#[command(name = "sim", version, about = "Deterministic simulation of eventgate's guarantees")]
+#[command(
+    name = "sim",
+    version,
+    about = "Deterministic simulation of eventgate's guarantees"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -110,7 +114,8 @@ fn fault_names() -> PossibleValuesParser {
 }
 
 fn parse_seed(text: &str) -> Result<u64, String> {
-    text.parse().map_err(|_| format!("expected a seed: a whole number from 0 to {}", u64::MAX))
+    text.parse()
+        .map_err(|_| format!("expected a seed: a whole number from 0 to {}", u64::MAX))
 }
 
 fn parse_count(text: &str) -> Result<u64, String> {
@@ -126,7 +131,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { EXIT_USAGE } else { EXIT_HELD });
+            return ExitCode::from(if error.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_HELD
+            });
         }
     };
     let code = match cli.command {
@@ -148,8 +157,12 @@ fn usage_error(message: &str) -> u8 {
 
 /// The mutants switched on by `--mutant`, or a usage error when the build cannot switch any.
 fn mutants(name: Option<&str>) -> Result<Mutants, String> {
-    let Some(name) = name else { return Ok(Mutants::none()) };
-    let mutant: Mutant = name.parse().map_err(|e: eventgate::mutants::UnknownMutant| e.to_string())?;
+    let Some(name) = name else {
+        return Ok(Mutants::none());
+    };
+    let mutant: Mutant = name
+        .parse()
+        .map_err(|e: eventgate::mutants::UnknownMutant| e.to_string())?;
     switch_on(mutant)
 }
 
@@ -172,7 +185,11 @@ fn run(args: RunArgs) -> Result<u8, String> {
         no_recording: args.no_record,
         ..Overrides::default()
     };
-    let budget = args.mutant.as_deref().and_then(|m| m.parse().ok()).and_then(mutant_budget::of);
+    let budget = args
+        .mutant
+        .as_deref()
+        .and_then(|m| m.parse().ok())
+        .and_then(mutant_budget::of);
     let chosen: Vec<&Scenario> = match (&args.scenario, budget) {
         (Some(name), _) => scenarios::find(name).into_iter().collect(),
         // A mutant alone sweeps the scenario its budget names, where it must be caught.
@@ -183,14 +200,26 @@ fn run(args: RunArgs) -> Result<u8, String> {
         Some(seed) => seed..seed.saturating_add(1),
         None => args.start..args.start.saturating_add(args.seeds),
     };
-    let threads = args.threads.map(usize::from).unwrap_or_else(default_threads);
+    let threads = args
+        .threads
+        .map(usize::from)
+        .unwrap_or_else(default_threads);
     let progress = !args.json && std::io::stderr().is_terminal();
-    let plan = report::Plan { scenarios: chosen, seeds, overrides, threads, progress, json: args.json };
+    let plan = report::Plan {
+        scenarios: chosen,
+        seeds,
+        overrides,
+        threads,
+        progress,
+        json: args.json,
+    };
     Ok(report::sweep_all(&plan))
 }
 
 fn default_threads() -> usize {
-    std::thread::available_parallelism().map(usize::from).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
 }
 
 fn replay(args: ReplayArgs) -> Result<u8, String> {
@@ -221,7 +250,12 @@ pub fn list() -> String {
     out.push_str("mutants:\n");
     for mutant in Mutant::ALL {
         let catcher = mutant.catcher().as_str();
-        out.push_str(&format!("  {:<28} {:<9} {}\n", mutant.name(), catcher, mutant.description()));
+        out.push_str(&format!(
+            "  {:<28} {:<9} {}\n",
+            mutant.name(),
+            catcher,
+            mutant.description()
+        ));
     }
     out
 }

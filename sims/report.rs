@@ -48,7 +48,13 @@ pub fn sweep_all(plan: &Plan<'_>) -> u8 {
                 bar.inc(1);
             }
         };
-        let report = runner::sweep(scenario, plan.seeds.clone(), &plan.overrides, plan.threads, &tick);
+        let report = runner::sweep(
+            scenario,
+            plan.seeds.clone(),
+            &plan.overrides,
+            plan.threads,
+            &tick,
+        );
         reports.push((*scenario, report));
     }
     if let Some(bar) = bar {
@@ -102,23 +108,38 @@ fn print_human(
             print_failure(scenario, failure, overrides);
         }
         if let Some(reproduction) = reproduction {
-            println!("smallest reproduction ({} runs): {}", reproduction.runs, reproduction.command);
+            println!(
+                "smallest reproduction ({} runs): {}",
+                reproduction.runs, reproduction.command
+            );
             println!();
         }
         for harness in report.harness_errors.iter().take(1) {
             if let Verdict::Harness { error } = &harness.verdict {
-                println!("{}: seed {}: harness failed: {error}", scenario.name, harness.seed);
-                println!("replay: {}\n", overrides.replay_command(scenario.name, harness.seed));
+                println!(
+                    "{}: seed {}: harness failed: {error}",
+                    scenario.name, harness.seed
+                );
+                println!(
+                    "replay: {}\n",
+                    overrides.replay_command(scenario.name, harness.seed)
+                );
             }
         }
     }
     println!("{}", table(reports));
-    println!("tick {} ms; determinism: every {}th seed run twice", eventgate::sim::config::TICK.as_millis(), runner::DETERMINISM_EVERY);
+    println!(
+        "tick {} ms; determinism: every {}th seed run twice",
+        eventgate::sim::config::TICK.as_millis(),
+        runner::DETERMINISM_EVERY
+    );
 }
 
 /// Prints one failing seed: each broken property, an excerpt, and the replay command.
 pub fn print_failure(scenario: &Scenario, failure: &SeedResult, overrides: &Overrides) {
-    let Verdict::Failed { violations } = &failure.verdict else { return };
+    let Verdict::Failed { violations } = &failure.verdict else {
+        return;
+    };
     println!("FAILED {} seed {}", scenario.name, failure.seed);
     for violation in violations {
         println!("  property {violation}");
@@ -129,7 +150,10 @@ pub fn print_failure(scenario: &Scenario, failure: &SeedResult, overrides: &Over
             println!("    {line}");
         }
     }
-    println!("  replay: {}", overrides.replay_command(scenario.name, failure.seed));
+    println!(
+        "  replay: {}",
+        overrides.replay_command(scenario.name, failure.seed)
+    );
 }
 
 fn table(reports: &[(&Scenario, SweepReport)]) -> String {
@@ -164,11 +188,13 @@ fn json_document(
                 .failures
                 .iter()
                 .chain(&report.harness_errors)
-                .map(|f| json!({
-                    "seed": f.seed,
-                    "verdict": f.verdict,
-                    "replay": overrides.replay_command(scenario.name, f.seed),
-                }))
+                .map(|f| {
+                    json!({
+                        "seed": f.seed,
+                        "verdict": f.verdict,
+                        "replay": overrides.replay_command(scenario.name, f.seed),
+                    })
+                })
                 .collect();
             json!({
                 "scenario": scenario.name,
@@ -205,7 +231,8 @@ pub fn replay(
     let result = runner::run_seed(scenario, seed, overrides);
     if let Some(history) = &result.history {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         std::fs::write(path, history.to_jsonl())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -221,7 +248,10 @@ pub fn replay(
     print_failure(scenario, &result, overrides);
     if minimise && matches!(result.verdict, Verdict::Failed { .. }) {
         if let Some(reproduction) = minimise::minimise(scenario, seed, overrides) {
-            println!("smallest reproduction ({} runs): {}", reproduction.runs, reproduction.command);
+            println!(
+                "smallest reproduction ({} runs): {}",
+                reproduction.runs, reproduction.command
+            );
         }
     }
     Ok(match result.verdict {

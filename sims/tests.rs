@@ -22,7 +22,12 @@ fn assert_sweep_holds(name: &str) {
             Verdict::Failed { violations } => h.around(violations[0].seq, 10),
             _ => String::new(),
         });
-        panic!("{name} seed {}: {:?}\n{}", failure.seed, failure.verdict, excerpt.unwrap_or_default());
+        panic!(
+            "{name} seed {}: {:?}\n{}",
+            failure.seed,
+            failure.verdict,
+            excerpt.unwrap_or_default()
+        );
     }
     assert_eq!(report.seeds, SWEEP_SEEDS);
     assert!(report.determinism_checked >= 1);
@@ -66,17 +71,28 @@ fn swarm_holds_every_property_on_a_small_sweep() {
 #[test]
 fn every_sim_mutant_is_caught_within_its_budget_by_its_property() {
     eventgate::sim::handlers::quiet_planted_panics();
-    for mutant in Mutant::ALL.into_iter().filter(|m| m.catcher() == Catcher::Sim) {
+    for mutant in Mutant::ALL
+        .into_iter()
+        .filter(|m| m.catcher() == Catcher::Sim)
+    {
         let budget = mutant_budget::of(mutant).unwrap_or_else(|| panic!("{mutant} has no budget"));
-        if !caught_yet(mutant) {
-            continue;
-        }
         let scenario = scenarios::find(budget.scenario).expect("budget names a scenario");
-        let overrides = Overrides { mutants: Mutants::only(mutant), ..Overrides::default() };
-        let failure = runner::first_failure(scenario, 0..budget.seeds, &overrides)
-            .unwrap_or_else(|| panic!("{mutant} survived {} seeds of {}", budget.seeds, budget.scenario));
+        let overrides = Overrides {
+            mutants: Mutants::only(mutant),
+            ..Overrides::default()
+        };
+        let failure =
+            runner::first_failure(scenario, 0..budget.seeds, &overrides).unwrap_or_else(|| {
+                panic!(
+                    "{mutant} survived {} seeds of {}",
+                    budget.seeds, budget.scenario
+                )
+            });
         let Verdict::Failed { violations } = &failure.verdict else {
-            panic!("{mutant}: harness failed on seed {}: {:?}", failure.seed, failure.verdict);
+            panic!(
+                "{mutant}: harness failed on seed {}: {:?}",
+                failure.seed, failure.verdict
+            );
         };
         assert!(
             violations.iter().any(|v| v.property == budget.property),
@@ -86,17 +102,14 @@ fn every_sim_mutant_is_caught_within_its_budget_by_its_property() {
     }
 }
 
-/// TODO: `new-webhook-id-per-retry` needs the webhook service in the world; until it is
-/// wired in, the simulation cannot send a retry at all.
-fn caught_yet(mutant: Mutant) -> bool {
-    mutant != Mutant::NewWebhookIdPerRetry
-}
-
 #[test]
 fn every_scenario_history_matches_its_snapshot() {
     eventgate::sim::handlers::quiet_planted_panics();
     for scenario in &scenarios::ALL {
-        let overrides = Overrides { jobs: Some(SNAPSHOT_JOBS), ..Overrides::default() };
+        let overrides = Overrides {
+            jobs: Some(SNAPSHOT_JOBS),
+            ..Overrides::default()
+        };
         let result = runner::run_seed(scenario, 1, &overrides);
         let history = result.history.expect("recorded");
         insta::assert_snapshot!(scenario.name, history.readable());
@@ -109,5 +122,8 @@ fn list_has_a_scenarios_section_and_a_mutants_section_with_catchers() {
     assert!(text.starts_with("scenarios:\n"));
     assert!(text.contains("\nmutants:\n"));
     assert!(text.contains("gate-check-then-set"));
-    assert!(text.lines().any(|l| l.contains("release-on-success") && l.contains(" sim ")));
+    assert!(
+        text.lines()
+            .any(|l| l.contains("release-on-success") && l.contains(" sim "))
+    );
 }

@@ -4,7 +4,10 @@
 use std::process::{Command, Output};
 
 fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sim")).args(args).output().expect("sim runs")
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(args)
+        .output()
+        .expect("sim runs")
 }
 
 fn stderr(output: &Output) -> String {
@@ -23,21 +26,33 @@ fn an_unknown_scenario_exits_2_and_names_the_valid_ones() {
 fn an_unknown_mutant_exits_2_and_names_the_valid_ones() {
     let output = sim(&["run", "--mutant", "gremlin"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("release-on-success"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("release-on-success"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn a_seed_that_does_not_parse_exits_2_and_says_what_a_seed_is() {
     let output = sim(&["replay", "--scenario", "steady", "--seed", "twelve"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("whole number"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("whole number"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn seed_with_seeds_conflicts_and_exits_2() {
     let output = sim(&["run", "--seed", "3", "--seeds", "10"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("cannot be used with"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot be used with"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

@@ -17,7 +17,9 @@ fn build(seed: u64) -> SimConfig {
     let mut config = SimConfig::new(SCENARIO.name, seed);
     config.jobs = 80;
     config.job_gap_max = Duration::from_millis(10);
-    config.slow_consumer =
-        Some(SlowConsumer { queue_capacity: 4, per_event: Duration::from_millis(40) });
+    config.slow_consumer = Some(SlowConsumer {
+        queue_capacity: 4,
+        per_event: Duration::from_millis(40),
+    });
     config
 }

@@ -22,7 +22,10 @@ fn build(seed: u64) -> SimConfig {
     config.jobs = rng.gen_range(20..=100);
     if rng.gen_bool(0.3) {
         let per_event = Duration::from_millis(rng.gen_range(20..60));
-        config.slow_consumer = Some(SlowConsumer { queue_capacity: rng.gen_range(2..8), per_event });
+        config.slow_consumer = Some(SlowConsumer {
+            queue_capacity: rng.gen_range(2..8),
+            per_event,
+        });
     }
     let menu = FaultKind::ALL
         .into_iter()

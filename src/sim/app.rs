@@ -11,20 +11,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::bus::{BusConfig, DeliveryMode, EventBus, InMemoryEventBus};
+use crate::bus::{NoObserver, Observer};
 use crate::bus::{SubscribeError, SubscriberConfig};
 use crate::clock::{Clock, TokioClock};
 use crate::event::EventIds;
 use crate::gate::MemoryStore;
 use crate::jobs::{InMemoryJobStore, JobService};
-use crate::bus::{NoObserver, Observer};
 
 use super::config::SimConfig;
-use super::webhooks;
-use crate::webhook::{WebhookSecret, WebhookService};
 use super::handlers::Misbehaving;
 use super::history::{HistoryLog, Record};
 use super::mix::{mix, name};
 use super::recorder::{Recorder, RecordingJobStore};
+use super::webhooks;
+use crate::webhook::{WebhookSecret, WebhookService};
 
 /// The topics the job service publishes on.
 pub const JOB_TOPICS: [&str; 2] = ["job_completed", "job_failed"];
@@ -86,7 +86,9 @@ impl Shared {
 
     /// Locks the driver's progress.
     pub fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
-        self.progress.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.progress
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 }
 
@@ -139,9 +141,17 @@ impl App {
         let bus = InMemoryEventBus::with_config(bus_config);
         subscribe_all(shared, &bus)?;
         let webhooks = webhooks::start(shared, &bus, clock.clone(), incarnation)?;
-        let store = Arc::new(RecordingJobStore::new(shared.jobs.clone(), shared.log.clone()));
+        let store = Arc::new(RecordingJobStore::new(
+            shared.jobs.clone(),
+            shared.log.clone(),
+        ));
         let jobs = JobService::new(bus.clone(), store, clock).with_mutants(config.mutants);
-        Ok(Self { bus, jobs, webhooks, incarnation })
+        Ok(Self {
+            bus,
+            jobs,
+            webhooks,
+            incarnation,
+        })
     }
 }
 
@@ -150,9 +160,19 @@ fn subscribe_all(shared: &Shared, bus: &InMemoryEventBus) -> Result<(), Subscrib
     let (seed, plan, slow_max) = (config.seed, &config.plan, config.timings.slow_max);
     let capacity = config.timings.queue_capacity;
     let ledger = Misbehaving::new(seed, "ledger", plan, slow_max);
-    subscribe(shared, bus, ("ledger", DeliveryMode::AtMostOnce, capacity), ledger)?;
+    subscribe(
+        shared,
+        bus,
+        ("ledger", DeliveryMode::AtMostOnce, capacity),
+        ledger,
+    )?;
     let mailer = Misbehaving::new(seed, "mailer", plan, slow_max);
-    subscribe(shared, bus, ("mailer", DeliveryMode::AtLeastOnce, capacity), mailer)?;
+    subscribe(
+        shared,
+        bus,
+        ("mailer", DeliveryMode::AtLeastOnce, capacity),
+        mailer,
+    )?;
     if let Some(slow) = config.slow_consumer {
         let archive = Misbehaving::slow(seed, "archive", slow.per_event);
         let shape = ("archive", DeliveryMode::Ungated, slow.queue_capacity);

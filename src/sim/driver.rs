@@ -63,13 +63,19 @@ async fn run_job(shared: &Shared, app: &App, rng: &mut SmallRng) -> Result<JobUp
     let call = begin(shared, op, job.id.0);
     let update = match fail {
         true => app.jobs.fail(job.id, "planted job failure").await,
-        false => app.jobs.complete(job.id, serde_json::json!({ "frames": job.id.0 })).await,
+        false => {
+            app.jobs
+                .complete(job.id, serde_json::json!({ "frames": job.id.0 }))
+                .await
+        }
     };
     let error = match &update {
         Ok(update) => update.published.as_ref().err().map(ToString::to_string),
         Err(error) => Some(error.to_string()),
     };
-    shared.log.record(Record::PublishCallReturned { call, error });
+    shared
+        .log
+        .record(Record::PublishCallReturned { call, error });
     update
 }
 
@@ -79,12 +85,22 @@ fn begin(shared: &Shared, op: &str, job: u64) -> u64 {
         progress.calls += 1;
         progress.calls
     };
-    shared.log.record(Record::PublishCallBegan { call, op: op.to_owned(), job });
+    shared.log.record(Record::PublishCallBegan {
+        call,
+        op: op.to_owned(),
+        job,
+    });
     call
 }
 
 /// Decides which re-publishes of `job`'s event to make, and queues them.
-fn schedule_duplicates(shared: &Shared, app: &App, rng: &mut SmallRng, job: &Job, later: &mut Later) {
+fn schedule_duplicates(
+    shared: &Shared,
+    app: &App,
+    rng: &mut SmallRng,
+    job: &Job,
+    later: &mut Later,
+) {
     let plan = &shared.config.plan;
     let now = turmoil::sim_elapsed().unwrap_or_default();
     let mut roll = |kind: FaultKind| rng.gen_range(0..1_000) < plan.rate(kind);
@@ -122,7 +138,9 @@ async fn flush_due(shared: &Shared, app: &App, later: &mut Later, all: bool) {
 fn republish(shared: &Shared, app: &App, job: u64, event: NewEvent) {
     let call = begin(shared, "republish", job);
     let error = app.bus.publish(event).err().map(|error| error.to_string());
-    shared.log.record(Record::PublishCallReturned { call, error });
+    shared
+        .log
+        .record(Record::PublishCallReturned { call, error });
 }
 
 /// The event the job service publishes for `job`'s end, byte for byte; with `conflict`, the

@@ -111,7 +111,11 @@ pub struct UnknownFaultKind {
 }
 
 fn valid_kinds() -> String {
-    FaultKind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+    FaultKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl FromStr for FaultKind {
@@ -121,7 +125,9 @@ impl FromStr for FaultKind {
         FaultKind::ALL
             .into_iter()
             .find(|k| k.name() == name)
-            .ok_or_else(|| UnknownFaultKind { given: name.to_owned() })
+            .ok_or_else(|| UnknownFaultKind {
+                given: name.to_owned(),
+            })
     }
 }
 
@@ -136,12 +142,18 @@ pub struct FaultMenu {
 impl FaultMenu {
     /// A menu whose kinds are always on.
     pub fn fixed() -> Self {
-        Self { entries: Vec::new(), swarm: false }
+        Self {
+            entries: Vec::new(),
+            swarm: false,
+        }
     }
 
     /// A menu from which each seed switches kinds on or off.
     pub fn swarm() -> Self {
-        Self { entries: Vec::new(), swarm: true }
+        Self {
+            entries: Vec::new(),
+            swarm: true,
+        }
     }
 
     /// Offers `kind` at a rate per mille between `low` and `high`.
@@ -243,19 +255,50 @@ pub fn timeline(
         for _ in 0..windows(plan.rate(FaultKind::Partition), rng) {
             let (start, end) = window(span_ms, rng);
             let hold = rng.gen_bool(0.3);
-            steps.push((start, FaultAction::Partition { receiver: receiver.clone(), hold }));
-            steps.push((end, FaultAction::Heal { receiver: receiver.clone() }));
+            steps.push((
+                start,
+                FaultAction::Partition {
+                    receiver: receiver.clone(),
+                    hold,
+                },
+            ));
+            steps.push((
+                end,
+                FaultAction::Heal {
+                    receiver: receiver.clone(),
+                },
+            ));
         }
         for _ in 0..windows(plan.rate(FaultKind::ReceiverCrash), rng).min(1) {
             let (start, end) = window(span_ms, rng);
-            steps.push((start, FaultAction::Crash { host: receiver.clone() }));
-            steps.push((end, FaultAction::Restart { host: receiver.clone() }));
+            steps.push((
+                start,
+                FaultAction::Crash {
+                    host: receiver.clone(),
+                },
+            ));
+            steps.push((
+                end,
+                FaultAction::Restart {
+                    host: receiver.clone(),
+                },
+            ));
         }
     }
     for _ in 0..windows(plan.rate(FaultKind::AppCrash), rng).min(1) {
         let (start, end) = window(span_ms, rng);
-        steps.push((start, FaultAction::Crash { host: crate::sim::config::APP_HOST.into() }));
-        steps.push((end, FaultAction::Restart { host: crate::sim::config::APP_HOST.into() }));
+        steps.push((
+            start,
+            FaultAction::Crash {
+                host: crate::sim::config::APP_HOST.into(),
+            },
+        ));
+        steps.push((
+            end,
+            FaultAction::Restart {
+                host: crate::sim::config::APP_HOST.into(),
+            },
+        ));
     }
     steps.sort_by_key(|(at, _)| *at);
     steps
@@ -273,7 +316,10 @@ fn windows(rate: u32, rng: &mut SmallRng) -> u32 {
 fn window(span_ms: u64, rng: &mut SmallRng) -> (Duration, Duration) {
     let start = rng.gen_range(0..span_ms * 4 / 5 + 1);
     let length = rng.gen_range(span_ms / 20..span_ms / 4 + 2);
-    (Duration::from_millis(start), Duration::from_millis(start + length))
+    (
+        Duration::from_millis(start),
+        Duration::from_millis(start + length),
+    )
 }
 
 #[cfg(test)]
@@ -296,7 +342,10 @@ mod tests {
         let menu = |m: FaultMenu| m.with(FaultKind::Partition, 100, 200);
         let fixed = menu(FaultMenu::fixed());
         let swarm = menu(FaultMenu::swarm());
-        let on = |m: &FaultMenu, seed| m.pick(&mut SmallRng::seed_from_u64(seed)).is_on(FaultKind::Partition);
+        let on = |m: &FaultMenu, seed| {
+            m.pick(&mut SmallRng::seed_from_u64(seed))
+                .is_on(FaultKind::Partition)
+        };
         assert!((0..20).all(|seed| on(&fixed, seed)));
         assert!((0..20).any(|seed| !on(&swarm, seed)));
     }

@@ -77,7 +77,13 @@ impl Misbehaving {
         }
         let call = self.calls.fetch_add(1, Ordering::Relaxed);
         let roll = |kind: FaultKind| {
-            let value = mix(&[self.seed, self.subscriber, name(event.id().as_str()), call, kind as u64]);
+            let value = mix(&[
+                self.seed,
+                self.subscriber,
+                name(event.id().as_str()),
+                call,
+                kind as u64,
+            ]);
             chance(value, self.plan.rate(kind)).then_some(value)
         };
         if roll(FaultKind::HandlerPanic).is_some() {

@@ -30,7 +30,12 @@ use crate::jobs::JobState;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Record {
     /// The run began.
-    RunStarted { scenario: String, seed: u64, faults: Vec<String>, liveness_bound_ms: u64 },
+    RunStarted {
+        scenario: String,
+        seed: u64,
+        faults: Vec<String>,
+        liveness_bound_ms: u64,
+    },
     /// A subscriber was registered on the app's bus (after each app start).
     Subscribed {
         subscriber: String,
@@ -56,15 +61,34 @@ pub enum Record {
     /// The job store stored a job's new state.
     JobStored { job: u64, state: JobState },
     /// The bus accepted an event.
-    Published { event: String, topic: String, key: String },
+    Published {
+        event: String,
+        topic: String,
+        key: String,
+    },
     /// An event was queued for a subscriber.
     Enqueued { event: String, subscriber: String },
     /// A subscriber's gate claimed a key.
-    Claimed { event: String, subscriber: String, key: String, lease_ms: u64 },
+    Claimed {
+        event: String,
+        subscriber: String,
+        key: String,
+        lease_ms: u64,
+    },
     /// A duplicate was suppressed.
-    Suppressed { event: String, subscriber: String, key: String, holder: HolderState },
+    Suppressed {
+        event: String,
+        subscriber: String,
+        key: String,
+        holder: HolderState,
+    },
     /// A handler attempt began.
-    HandlerStarted { event: String, subscriber: String, key: String, attempt: u32 },
+    HandlerStarted {
+        event: String,
+        subscriber: String,
+        key: String,
+        attempt: u32,
+    },
     /// A handler attempt ended.
     HandlerEnded {
         event: String,
@@ -74,29 +98,70 @@ pub enum Record {
         outcome: String,
     },
     /// A key was marked completed.
-    Completed { event: String, subscriber: String, key: String, ttl_ms: u64 },
+    Completed {
+        event: String,
+        subscriber: String,
+        key: String,
+        ttl_ms: u64,
+    },
     /// A key was released after a failure.
-    Released { event: String, subscriber: String, key: String },
+    Released {
+        event: String,
+        subscriber: String,
+        key: String,
+    },
     /// A retry was scheduled.
-    RetryScheduled { event: String, subscriber: String, attempt: u32, after_ms: u64 },
+    RetryScheduled {
+        event: String,
+        subscriber: String,
+        attempt: u32,
+        after_ms: u64,
+    },
     /// A subscriber will not handle an event.
-    DeadLettered { event: String, subscriber: String, key: String, reason: String },
+    DeadLettered {
+        event: String,
+        subscriber: String,
+        key: String,
+        reason: String,
+    },
     /// The webhook service took an event into an endpoint's backlog.
     WebhookAccepted { event: String, endpoint: String },
     /// The webhook service sent one attempt.
-    WebhookAttempt { event: String, endpoint: String, webhook_id: String, attempt: u32 },
+    WebhookAttempt {
+        event: String,
+        endpoint: String,
+        webhook_id: String,
+        attempt: u32,
+    },
     /// One attempt got an answer or failed.
-    WebhookResponse { event: String, endpoint: String, attempt: u32, outcome: String },
+    WebhookResponse {
+        event: String,
+        endpoint: String,
+        attempt: u32,
+        outcome: String,
+    },
     /// The webhook service delivered an event to an endpoint.
     WebhookDelivered { event: String, endpoint: String },
     /// The webhook service gave up on an event for an endpoint.
-    WebhookDeadLettered { event: String, endpoint: String, reason: String },
+    WebhookDeadLettered {
+        event: String,
+        endpoint: String,
+        reason: String,
+    },
     /// The webhook service disabled an endpoint.
     EndpointDisabled { endpoint: String, reason: String },
     /// A receiver applied an event (first time it saw this `webhook-id`).
-    Received { receiver: String, event: String, webhook_id: String },
+    Received {
+        receiver: String,
+        event: String,
+        webhook_id: String,
+    },
     /// A receiver refused a request whose signature did not verify.
-    Rejected { receiver: String, webhook_id: String, reason: String },
+    Rejected {
+        receiver: String,
+        webhook_id: String,
+        reason: String,
+    },
 }
 
 /// A record with its place and time in the run.
@@ -140,10 +205,12 @@ impl History {
     /// SHA-256 of the JSON lines, in hex.
     pub fn hash(&self) -> String {
         let digest = Sha256::digest(self.to_jsonl().as_bytes());
-        digest.iter().fold(String::with_capacity(64), |mut out, byte| {
-            let _ = write!(out, "{byte:02x}");
-            out
-        })
+        digest
+            .iter()
+            .fold(String::with_capacity(64), |mut out, byte| {
+                let _ = write!(out, "{byte:02x}");
+                out
+            })
     }
 
     /// The entries from `from` up to `to` (exclusive), as readable lines.
@@ -205,7 +272,9 @@ pub struct HistoryLog {
 impl HistoryLog {
     /// A log that keeps records.
     pub fn recording() -> Self {
-        Self { inner: Some(Arc::new(Mutex::new(Vec::new()))) }
+        Self {
+            inner: Some(Arc::new(Mutex::new(Vec::new()))),
+        }
     }
 
     /// A log that drops every record (to measure a run without recording).
@@ -238,7 +307,10 @@ impl HistoryLog {
     /// The entries so far.
     pub fn snapshot(&self) -> History {
         let entries = match &self.inner {
-            Some(inner) => inner.lock().unwrap_or_else(|poison| poison.into_inner()).clone(),
+            Some(inner) => inner
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .clone(),
             None => Vec::new(),
         };
         History { entries }
@@ -253,12 +325,15 @@ mod tests {
     fn same_records_give_same_hash_and_other_records_another() {
         let log = |seed| {
             let log = HistoryLog::recording();
-            log.record_at(Duration::ZERO, Record::RunStarted {
-                scenario: "s".into(),
-                seed,
-                faults: vec![],
-                liveness_bound_ms: 1,
-            });
+            log.record_at(
+                Duration::ZERO,
+                Record::RunStarted {
+                    scenario: "s".into(),
+                    seed,
+                    faults: vec![],
+                    liveness_bound_ms: 1,
+                },
+            );
             log.snapshot()
         };
         assert_eq!(log(1).hash(), log(1).hash());
@@ -271,7 +346,10 @@ mod tests {
         let log = HistoryLog::recording();
         log.record_at(Duration::from_millis(5), Record::FaultsHealed);
         let line = log.snapshot().to_jsonl();
-        assert_eq!(line, "{\"seq\":0,\"at_us\":5000,\"kind\":\"faults_healed\"}\n");
+        assert_eq!(
+            line,
+            "{\"seq\":0,\"at_us\":5000,\"kind\":\"faults_healed\"}\n"
+        );
     }
 
     #[test]

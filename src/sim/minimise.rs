@@ -31,7 +31,13 @@ pub struct Reproduction {
 pub fn minimise(scenario: &Scenario, seed: u64, base: &Overrides) -> Option<Reproduction> {
     let first = run_seed(scenario, seed, base);
     let property = first.first_property()?;
-    let mut search = Search { scenario, seed, property, best: (base.clone(), first), runs: 1 };
+    let mut search = Search {
+        scenario,
+        seed,
+        property,
+        best: (base.clone(), first),
+        runs: 1,
+    };
     let kinds = scenario.config(seed, base).plan.kinds();
     for kind in kinds {
         let mut candidate = search.best.0.clone();
@@ -39,18 +45,33 @@ pub fn minimise(scenario: &Scenario, seed: u64, base: &Overrides) -> Option<Repr
         search.try_keep(candidate);
     }
     let mut jobs = scenario.config(seed, &search.best.0).jobs;
-    while jobs > 1 && search.try_keep(Overrides { jobs: Some(jobs / 2), ..search.best.0.clone() }) {
+    while jobs > 1
+        && search.try_keep(Overrides {
+            jobs: Some(jobs / 2),
+            ..search.best.0.clone()
+        })
+    {
         jobs /= 2;
     }
     for _ in 0..JOB_STEPS_MAX {
-        if jobs <= 1 || !search.try_keep(Overrides { jobs: Some(jobs - 1), ..search.best.0.clone() }) {
+        if jobs <= 1
+            || !search.try_keep(Overrides {
+                jobs: Some(jobs - 1),
+                ..search.best.0.clone()
+            })
+        {
             break;
         }
         jobs -= 1;
     }
     let (overrides, result) = search.best;
     let command = overrides.replay_command(scenario.name, seed);
-    Some(Reproduction { overrides, result, command, runs: search.runs })
+    Some(Reproduction {
+        overrides,
+        result,
+        command,
+        runs: search.runs,
+    })
 }
 
 struct Search<'a> {

@@ -105,12 +105,26 @@ impl Receiver {
             return Err(Dropped);
         };
         let header = |n: &str| {
-            parts.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+            parts
+                .headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
         };
         let webhook_id = header("webhook-id");
-        if let Err(error) = self.verify(&webhook_id, &header("webhook-timestamp"), &header("webhook-signature"), &body) {
+        if let Err(error) = self.verify(
+            &webhook_id,
+            &header("webhook-timestamp"),
+            &header("webhook-signature"),
+            &body,
+        ) {
             let reason = error.to_string();
-            self.shared.log.record(Record::Rejected { receiver: self.name.clone(), webhook_id, reason });
+            self.shared.log.record(Record::Rejected {
+                receiver: self.name.clone(),
+                webhook_id,
+                reason,
+            });
             return Ok(answer(StatusCode::BAD_REQUEST));
         }
         match self.act(&webhook_id) {
@@ -131,7 +145,13 @@ impl Receiver {
         }
     }
 
-    fn verify(&self, id: &str, timestamp: &str, signature: &str, body: &[u8]) -> Result<(), signing::VerifyError> {
+    fn verify(
+        &self,
+        id: &str,
+        timestamp: &str,
+        signature: &str,
+        body: &[u8],
+    ) -> Result<(), signing::VerifyError> {
         let now = self.shared.epoch + turmoil::sim_elapsed().unwrap_or_default();
         let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
         signing::verify(&self.secret, id, timestamp, signature, body, now_secs)
@@ -143,7 +163,11 @@ impl Receiver {
         if fresh {
             let event = event_id_from_body(body).unwrap_or_else(|| "unknown".to_owned());
             let webhook_id = webhook_id.to_owned();
-            self.shared.log.record(Record::Received { receiver: self.name.clone(), event, webhook_id });
+            self.shared.log.record(Record::Received {
+                receiver: self.name.clone(),
+                event,
+                webhook_id,
+            });
         }
         answer(StatusCode::OK)
     }
@@ -171,7 +195,9 @@ impl Receiver {
         } else if roll(FaultKind::ReceiverHang).is_some() {
             Act::Hang
         } else if let Some(value) = roll(FaultKind::ReceiverSlow) {
-            Act::Slow(Duration::from_millis(1 + (value >> 12) % SLOW_MAX.as_millis() as u64))
+            Act::Slow(Duration::from_millis(
+                1 + (value >> 12) % SLOW_MAX.as_millis() as u64,
+            ))
         } else {
             Act::Apply
         }

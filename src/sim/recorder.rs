@@ -36,42 +36,113 @@ impl Observer for Recorder {
 fn to_record(observation: Observation<'_>) -> Record {
     use Observation as O;
     match observation {
-        O::Published { event } => {
-            Record::Published { event: id(event), topic: event.topic().into(), key: key(event) }
-        }
-        O::Enqueued { event, subscriber } => {
-            Record::Enqueued { event: id(event), subscriber: subscriber.into() }
-        }
-        O::Claimed { event, subscriber, lease } => {
+        O::Published { event } => Record::Published {
+            event: id(event),
+            topic: event.topic().into(),
+            key: key(event),
+        },
+        O::Enqueued { event, subscriber } => Record::Enqueued {
+            event: id(event),
+            subscriber: subscriber.into(),
+        },
+        O::Claimed {
+            event,
+            subscriber,
+            lease,
+        } => {
             let (event, key, lease_ms) = (id(event), key(event), millis(lease));
-            Record::Claimed { event, subscriber: subscriber.into(), key, lease_ms }
+            Record::Claimed {
+                event,
+                subscriber: subscriber.into(),
+                key,
+                lease_ms,
+            }
         }
-        O::Suppressed { event, subscriber, holder } => {
+        O::Suppressed {
+            event,
+            subscriber,
+            holder,
+        } => {
             let (event, key, holder) = (id(event), key(event), holder.state);
-            Record::Suppressed { event, subscriber: subscriber.into(), key, holder }
+            Record::Suppressed {
+                event,
+                subscriber: subscriber.into(),
+                key,
+                holder,
+            }
         }
-        O::HandlerStarted { event, subscriber, attempt } => {
+        O::HandlerStarted {
+            event,
+            subscriber,
+            attempt,
+        } => {
             let (event, key) = (id(event), key(event));
-            Record::HandlerStarted { event, subscriber: subscriber.into(), key, attempt }
+            Record::HandlerStarted {
+                event,
+                subscriber: subscriber.into(),
+                key,
+                attempt,
+            }
         }
-        O::HandlerEnded { event, subscriber, attempt, outcome } => {
+        O::HandlerEnded {
+            event,
+            subscriber,
+            attempt,
+            outcome,
+        } => {
             let (event, key, outcome) = (id(event), key(event), outcome_label(outcome));
-            Record::HandlerEnded { event, subscriber: subscriber.into(), key, attempt, outcome }
+            Record::HandlerEnded {
+                event,
+                subscriber: subscriber.into(),
+                key,
+                attempt,
+                outcome,
+            }
         }
-        O::Completed { event, subscriber, ttl } => {
+        O::Completed {
+            event,
+            subscriber,
+            ttl,
+        } => {
             let (event, key, ttl_ms) = (id(event), key(event), millis(ttl));
-            Record::Completed { event, subscriber: subscriber.into(), key, ttl_ms }
+            Record::Completed {
+                event,
+                subscriber: subscriber.into(),
+                key,
+                ttl_ms,
+            }
         }
-        O::Released { event, subscriber } => {
-            Record::Released { event: id(event), subscriber: subscriber.into(), key: key(event) }
-        }
-        O::RetryScheduled { event, subscriber, attempt, after } => {
+        O::Released { event, subscriber } => Record::Released {
+            event: id(event),
+            subscriber: subscriber.into(),
+            key: key(event),
+        },
+        O::RetryScheduled {
+            event,
+            subscriber,
+            attempt,
+            after,
+        } => {
             let (event, after_ms) = (id(event), millis(after));
-            Record::RetryScheduled { event, subscriber: subscriber.into(), attempt, after_ms }
+            Record::RetryScheduled {
+                event,
+                subscriber: subscriber.into(),
+                attempt,
+                after_ms,
+            }
         }
-        O::DeadLettered { event, subscriber, reason } => {
+        O::DeadLettered {
+            event,
+            subscriber,
+            reason,
+        } => {
             let (event, key, reason) = (id(event), key(event), reason.as_str().to_owned());
-            Record::DeadLettered { event, subscriber: subscriber.into(), key, reason }
+            Record::DeadLettered {
+                event,
+                subscriber: subscriber.into(),
+                key,
+                reason,
+            }
         }
     }
 }
@@ -121,7 +192,10 @@ impl JobStore for RecordingJobStore {
         let stored = self.inner.transition(id, to, change);
         Box::pin(async move {
             let job = stored.await?;
-            self.log.record(Record::JobStored { job: job.id.0, state: job.state });
+            self.log.record(Record::JobStored {
+                job: job.id.0,
+                state: job.state,
+            });
             Ok(job)
         })
     }

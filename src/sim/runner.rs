@@ -73,21 +73,38 @@ impl SeedResult {
 pub fn run_seed(scenario: &Scenario, seed: u64, overrides: &Overrides) -> SeedResult {
     let config = scenario.config(seed, overrides);
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| world::run(&config)));
-    let outcome = outcome.unwrap_or_else(|payload| Err(HarnessError::Panicked(panic_text(&payload))));
+    let outcome =
+        outcome.unwrap_or_else(|payload| Err(HarnessError::Panicked(panic_text(&payload))));
     match outcome {
         Ok(output) => {
-            let violations = if config.recording { checkers::check(&output.history) } else { vec![] };
+            let violations = if config.recording {
+                checkers::check(&output.history)
+            } else {
+                vec![]
+            };
             let verdict = match violations.is_empty() {
                 true => Verdict::Held,
                 false => Verdict::Failed { violations },
             };
-            let hash = if config.recording { output.history.hash() } else { String::new() };
+            let hash = if config.recording {
+                output.history.hash()
+            } else {
+                String::new()
+            };
             let history = Some(output.history);
-            SeedResult { seed, verdict, sim_elapsed: output.sim_elapsed, hash, history }
+            SeedResult {
+                seed,
+                verdict,
+                sim_elapsed: output.sim_elapsed,
+                hash,
+                history,
+            }
         }
         Err(error) => SeedResult {
             seed,
-            verdict: Verdict::Harness { error: error.to_string() },
+            verdict: Verdict::Harness {
+                error: error.to_string(),
+            },
             sim_elapsed: Duration::ZERO,
             hash: String::new(),
             history: None,
@@ -115,7 +132,11 @@ pub fn run_seed_twice(scenario: &Scenario, seed: u64, overrides: &Overrides) -> 
         };
         match &mut first.verdict {
             Verdict::Failed { violations } => violations.push(violation),
-            verdict => *verdict = Verdict::Failed { violations: vec![violation] },
+            verdict => {
+                *verdict = Verdict::Failed {
+                    violations: vec![violation],
+                }
+            }
         }
     }
     first
@@ -175,7 +196,8 @@ pub fn sweep(
                     if seed >= seeds.end {
                         return;
                     }
-                    let twice = (seed - seeds.start) % DETERMINISM_EVERY == 0 && !overrides.no_recording;
+                    let twice =
+                        (seed - seeds.start) % DETERMINISM_EVERY == 0 && !overrides.no_recording;
                     let mut result = match twice {
                         true => run_seed_twice(scenario, seed, overrides),
                         false => run_seed(scenario, seed, overrides),
@@ -183,7 +205,10 @@ pub fn sweep(
                     if result.verdict == Verdict::Held {
                         result.history = None;
                     }
-                    results.lock().unwrap_or_else(|p| p.into_inner()).push((result, twice));
+                    results
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((result, twice));
                     tick();
                 }
             });
@@ -191,7 +216,10 @@ pub fn sweep(
     });
     let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
     results.sort_by_key(|(result, _)| result.seed);
-    let mut report = SweepReport { scenario: scenario.name.to_owned(), ..SweepReport::default() };
+    let mut report = SweepReport {
+        scenario: scenario.name.to_owned(),
+        ..SweepReport::default()
+    };
     for (mut result, twice) in results {
         report.seeds += 1;
         report.determinism_checked += u64::from(twice);
@@ -212,7 +240,11 @@ pub fn sweep(
 }
 
 /// Runs seeds of `seeds` in order until one fails a property; that seed's result.
-pub fn first_failure(scenario: &Scenario, seeds: Range<u64>, overrides: &Overrides) -> Option<SeedResult> {
+pub fn first_failure(
+    scenario: &Scenario,
+    seeds: Range<u64>,
+    overrides: &Overrides,
+) -> Option<SeedResult> {
     seeds
         .map(|seed| run_seed(scenario, seed, overrides))
         .find(|result| !matches!(result.verdict, Verdict::Held))

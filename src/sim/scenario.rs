@@ -76,7 +76,11 @@ impl Overrides {
 
     /// The exact command that replays `seed` of `scenario` with these overrides.
     pub fn replay_command(&self, scenario: &str, seed: u64) -> String {
-        let features = if self.mutants.active().is_empty() { "" } else { " --features mutants" };
+        let features = if self.mutants.active().is_empty() {
+            ""
+        } else {
+            " --features mutants"
+        };
         format!(
             "cargo run --release{features} -- replay --scenario {scenario} --seed {seed}{}",
             self.flags()

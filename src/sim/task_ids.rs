@@ -46,7 +46,9 @@ pub fn turn(crashes: bool) -> Turn {
 
 /// Spawns (and drops) empty tasks until the next task id is a multiple of [`ALIGN`].
 fn align() {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else { return };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
     for _ in 0..BURN_MAX {
         let handle = runtime.spawn(async {});
         let id: u64 = handle.id().to_string().parse().unwrap_or(ALIGN - 1);

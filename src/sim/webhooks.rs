@@ -69,7 +69,10 @@ fn webhook_config(
     clock: Arc<dyn Clock>,
     incarnation: u64,
 ) -> Result<WebhookConfig, SetupError> {
-    let delays = SCHEDULE_MS.iter().map(|ms| Duration::from_millis(*ms)).collect();
+    let delays = SCHEDULE_MS
+        .iter()
+        .map(|ms| Duration::from_millis(*ms))
+        .collect();
     let schedule = RetrySchedule::new(delays).map_err(|e| SetupError::Config(e.to_string()))?;
     let request_timeout =
         RequestTimeout::new(REQUEST_TIMEOUT).map_err(|e| SetupError::Config(e.to_string()))?;
@@ -77,7 +80,10 @@ fn webhook_config(
     Ok(WebhookConfig {
         schedule,
         request_timeout,
-        breaker: BreakerConfig { failures_to_open: 5, open_for: Duration::from_millis(300) },
+        breaker: BreakerConfig {
+            failures_to_open: 5,
+            open_for: Duration::from_millis(300),
+        },
         disable_after: Duration::from_secs(60 * 60),
         allow_private_addresses: true,
         seed: mix(&[shared.config.seed, name("webhook"), incarnation]),
@@ -113,16 +119,26 @@ impl WebhookObserver for WebhookRecorder {
 fn to_record(observation: WebhookObservation<'_>) -> Option<Record> {
     use WebhookObservation as W;
     let record = match observation {
-        W::Accepted { endpoint, event } => {
-            Record::WebhookAccepted { event: event.id().to_string(), endpoint: endpoint.to_string() }
-        }
-        W::AttemptStarted { endpoint, event_id, webhook_id, attempt } => Record::WebhookAttempt {
+        W::Accepted { endpoint, event } => Record::WebhookAccepted {
+            event: event.id().to_string(),
+            endpoint: endpoint.to_string(),
+        },
+        W::AttemptStarted {
+            endpoint,
+            event_id,
+            webhook_id,
+            attempt,
+        } => Record::WebhookAttempt {
             event: event_id.to_string(),
             endpoint: endpoint.to_string(),
             webhook_id: webhook_id.to_owned(),
             attempt,
         },
-        W::AttemptEnded { endpoint, event_id, record } => Record::WebhookResponse {
+        W::AttemptEnded {
+            endpoint,
+            event_id,
+            record,
+        } => Record::WebhookResponse {
             event: event_id.to_string(),
             endpoint: endpoint.to_string(),
             attempt: record.attempt,
@@ -131,11 +147,18 @@ fn to_record(observation: WebhookObservation<'_>) -> Option<Record> {
                 None => record.kind.clone(),
             },
         },
-        W::Delivered { endpoint, event_id, .. } => Record::WebhookDelivered {
+        W::Delivered {
+            endpoint, event_id, ..
+        } => Record::WebhookDelivered {
             event: event_id.to_string(),
             endpoint: endpoint.to_string(),
         },
-        W::DeadLettered { endpoint, event_id, reason, .. } => Record::WebhookDeadLettered {
+        W::DeadLettered {
+            endpoint,
+            event_id,
+            reason,
+            ..
+        } => Record::WebhookDeadLettered {
             event: event_id.to_string(),
             endpoint: endpoint.to_string(),
             reason: reason.as_str().to_owned(),

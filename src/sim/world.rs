@@ -66,13 +66,24 @@ pub struct RunOutput {
 /// A world that crashes hosts runs alone in the process: see [`task_ids`](super::task_ids).
 pub fn run(config: &SimConfig) -> Result<RunOutput, HarnessError> {
     let _turn = super::task_ids::turn(config.crashes_hosts());
-    let log = if config.recording { HistoryLog::recording() } else { HistoryLog::off() };
+    let log = if config.recording {
+        HistoryLog::recording()
+    } else {
+        HistoryLog::off()
+    };
     let epoch = Duration::from_secs(EPOCH_BASE_SECS + config.seed % 86_400);
     let mut rng = SmallRng::seed_from_u64(mix(&[config.seed, name("world")]));
     let names = config.receiver_names();
-    let endpoints: Vec<(String, WebhookSecret)> =
-        names.iter().map(|n| (n.clone(), WebhookSecret::generate(&mut rng))).collect();
-    let shared = Arc::new(Shared::new(config.clone(), log.clone(), epoch, endpoints.clone()));
+    let endpoints: Vec<(String, WebhookSecret)> = names
+        .iter()
+        .map(|n| (n.clone(), WebhookSecret::generate(&mut rng)))
+        .collect();
+    let shared = Arc::new(Shared::new(
+        config.clone(),
+        log.clone(),
+        epoch,
+        endpoints.clone(),
+    ));
     let turmoil_rng = Box::new(SmallRng::seed_from_u64(config.seed));
     let mut sim = builder(config, epoch).build_with_rng(turmoil_rng);
 
@@ -83,17 +94,36 @@ pub fn run(config: &SimConfig) -> Result<RunOutput, HarnessError> {
     let app_shared = shared.clone();
     sim.host(APP_HOST, move || app::run(app_shared.clone()));
 
-    let faults = config.plan.kinds().iter().map(|k| k.name().to_owned()).collect();
+    let faults = config
+        .plan
+        .kinds()
+        .iter()
+        .map(|k| k.name().to_owned())
+        .collect();
     let liveness_bound_ms = config.liveness_bound.as_millis() as u64;
     let (scenario, seed) = (config.scenario.clone(), config.seed);
-    let started = Record::RunStarted { scenario, seed, faults, liveness_bound_ms };
+    let started = Record::RunStarted {
+        scenario,
+        seed,
+        faults,
+        liveness_bound_ms,
+    };
     log.record_at(Duration::ZERO, started);
     let timeline = faults::timeline(&config.plan, &names, config.fault_span(), &mut rng);
-    let mut stepper = Stepper { sim, shared, timeline: timeline.into(), down: BTreeSet::new(), names };
+    let mut stepper = Stepper {
+        sim,
+        shared,
+        timeline: timeline.into(),
+        down: BTreeSet::new(),
+        names,
+    };
     stepper.fault_phase()?;
     stepper.heal();
     stepper.quiesce_phase()?;
-    Ok(RunOutput { history: log.snapshot(), sim_elapsed: stepper.sim.elapsed() })
+    Ok(RunOutput {
+        history: log.snapshot(),
+        sim_elapsed: stepper.sim.elapsed(),
+    })
 }
 
 fn builder(config: &SimConfig, epoch: Duration) -> turmoil::Builder {
@@ -123,13 +153,20 @@ struct Stepper<'a> {
 
 impl Stepper<'_> {
     fn step(&mut self) -> Result<(), HarnessError> {
-        self.sim.step().map(|_| ()).map_err(|error| HarnessError::Simulation(error.to_string()))
+        self.sim
+            .step()
+            .map(|_| ())
+            .map_err(|error| HarnessError::Simulation(error.to_string()))
     }
 
     fn fault_phase(&mut self) -> Result<(), HarnessError> {
         let limit = self.shared.config.fault_phase_max;
         loop {
-            while self.timeline.front().is_some_and(|(at, _)| *at <= self.sim.elapsed()) {
+            while self
+                .timeline
+                .front()
+                .is_some_and(|(at, _)| *at <= self.sim.elapsed())
+            {
                 if let Some((_, action)) = self.timeline.pop_front() {
                     self.apply(action);
                 }
@@ -139,7 +176,9 @@ impl Stepper<'_> {
                 return Ok(());
             }
             if self.sim.elapsed() > limit {
-                return Err(HarnessError::OutOfTime { limit_ms: limit.as_millis() as u64 });
+                return Err(HarnessError::OutOfTime {
+                    limit_ms: limit.as_millis() as u64,
+                });
             }
             self.step()?;
         }
@@ -160,7 +199,13 @@ impl Stepper<'_> {
             FaultAction::Heal { receiver } => {
                 self.sim.repair(APP_HOST, receiver.as_str());
                 self.sim.release(APP_HOST, receiver.as_str());
-                log.record_at(at, Record::Network { fault: "heal".into(), receiver });
+                log.record_at(
+                    at,
+                    Record::Network {
+                        fault: "heal".into(),
+                        receiver,
+                    },
+                );
             }
             FaultAction::Crash { host } => {
                 if self.down.insert(host.clone()) {
@@ -175,7 +220,9 @@ impl Stepper<'_> {
     fn restart(&mut self, host: String) {
         if self.down.remove(&host) {
             self.sim.bounce(host.as_str());
-            self.shared.log.record_at(self.sim.elapsed(), Record::Restart { host });
+            self.shared
+                .log
+                .record_at(self.sim.elapsed(), Record::Restart { host });
         }
     }
 
@@ -189,7 +236,9 @@ impl Stepper<'_> {
         }
         self.sim.set_max_message_latency(LATENCY_CALM_MAX);
         self.shared.healed.store(true, Ordering::SeqCst);
-        self.shared.log.record_at(self.sim.elapsed(), Record::FaultsHealed);
+        self.shared
+            .log
+            .record_at(self.sim.elapsed(), Record::FaultsHealed);
     }
 
     fn quiesce_phase(&mut self) -> Result<(), HarnessError> {
@@ -211,8 +260,17 @@ mod tests {
         let config = SimConfig::new("smoke", 7);
         let output = run(&config).expect("the harness runs");
         let violations = checkers::check(&output.history);
-        assert!(violations.is_empty(), "{violations:?}\n{}", output.history.readable());
-        assert!(output.history.entries.iter().any(|e| matches!(e.record, Record::Quiesced)));
+        assert!(
+            violations.is_empty(),
+            "{violations:?}\n{}",
+            output.history.readable()
+        );
+        assert!(
+            output
+                .history
+                .entries
+                .iter()
+                .any(|e| matches!(e.record, Record::Quiesced))
+        );
     }
 }
-

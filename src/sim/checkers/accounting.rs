@@ -29,20 +29,31 @@ pub fn check(history: &History) -> Option<Violation> {
 /// Every delivery the webhook service accepted ends delivered or dead-lettered, exactly
 /// once, unless an app crash took it.
 fn check_webhooks(history: &History) -> Option<Violation> {
-    let quiesced = history.entries.iter().find(|e| matches!(e.record, Record::Quiesced))?;
+    let quiesced = history
+        .entries
+        .iter()
+        .find(|e| matches!(e.record, Record::Quiesced))?;
     let mut deliveries: BTreeMap<(&str, &str), Pair> = BTreeMap::new();
     for entry in &history.entries {
         if is_app_crash(entry) {
-            deliveries.values_mut().filter(|p| p.settled == 0).for_each(|p| p.lost = true);
+            deliveries
+                .values_mut()
+                .filter(|p| p.settled == 0)
+                .for_each(|p| p.lost = true);
         }
         let (event, endpoint) = match &entry.record {
             Record::WebhookAccepted { event, endpoint } => {
-                let pair = Pair { published_seq: entry.seq, ..Pair::default() };
+                let pair = Pair {
+                    published_seq: entry.seq,
+                    ..Pair::default()
+                };
                 deliveries.insert((event, endpoint), pair);
                 continue;
             }
             Record::WebhookDelivered { event, endpoint }
-            | Record::WebhookDeadLettered { event, endpoint, .. } => (event, endpoint),
+            | Record::WebhookDeadLettered {
+                event, endpoint, ..
+            } => (event, endpoint),
             _ => continue,
         };
         let Some(pair) = deliveries.get_mut(&(event.as_str(), endpoint.as_str())) else {
@@ -64,22 +75,36 @@ fn check_webhooks(history: &History) -> Option<Violation> {
 }
 
 fn check_bus(history: &History) -> Option<Violation> {
-    let quiesced = history.entries.iter().find(|e| matches!(e.record, Record::Quiesced))?;
+    let quiesced = history
+        .entries
+        .iter()
+        .find(|e| matches!(e.record, Record::Quiesced))?;
     let mut subscribers: Vec<(&str, &[String])> = Vec::new();
     let mut pairs: BTreeMap<(&str, &str), Pair> = BTreeMap::new();
     for entry in &history.entries {
         if is_app_crash(entry) {
             subscribers.clear();
-            pairs.values_mut().filter(|p| p.settled == 0).for_each(|p| p.lost = true);
+            pairs
+                .values_mut()
+                .filter(|p| p.settled == 0)
+                .for_each(|p| p.lost = true);
         }
         let (event, subscriber) = match &entry.record {
-            Record::Subscribed { subscriber, topics, .. } => {
+            Record::Subscribed {
+                subscriber, topics, ..
+            } => {
                 subscribers.push((subscriber, topics));
                 continue;
             }
             Record::Published { event, topic, .. } => {
-                for (name, _) in subscribers.iter().filter(|(_, topics)| topics.contains(topic)) {
-                    let pair = Pair { published_seq: entry.seq, ..Pair::default() };
+                for (name, _) in subscribers
+                    .iter()
+                    .filter(|(_, topics)| topics.contains(topic))
+                {
+                    let pair = Pair {
+                        published_seq: entry.seq,
+                        ..Pair::default()
+                    };
                     pairs.insert((event, name), pair);
                 }
                 continue;
@@ -88,11 +113,18 @@ fn check_bus(history: &History) -> Option<Violation> {
                 let message = format!("dead letter reason {reason:?} is not in the closed list");
                 return Some(Violation::at(Property::Accounting, entry, message));
             }
-            Record::Suppressed { event, subscriber, .. }
-            | Record::DeadLettered { event, subscriber, .. } => (event, subscriber),
-            Record::HandlerEnded { event, subscriber, outcome, .. } if outcome == "succeeded" => {
-                (event, subscriber)
+            Record::Suppressed {
+                event, subscriber, ..
             }
+            | Record::DeadLettered {
+                event, subscriber, ..
+            } => (event, subscriber),
+            Record::HandlerEnded {
+                event,
+                subscriber,
+                outcome,
+                ..
+            } if outcome == "succeeded" => (event, subscriber),
             _ => continue,
         };
         let Some(pair) = pairs.get_mut(&(event.as_str(), subscriber.as_str())) else {
@@ -132,10 +164,19 @@ mod tests {
     #[test]
     fn a_published_event_nobody_settled_is_unaccounted_unless_a_crash_took_it() {
         let sub = subscribed("s", DeliveryMode::AtMostOnce);
-        let lost = history(vec![(0, sub.clone()), (1, published()), (2, Record::Quiesced)]);
+        let lost = history(vec![
+            (0, sub.clone()),
+            (1, published()),
+            (2, Record::Quiesced),
+        ]);
         assert!(check(&lost).is_some());
         let crash = Record::Crash { host: "app".into() };
-        let crashed = history(vec![(0, sub.clone()), (1, published()), (2, crash), (3, Record::Quiesced)]);
+        let crashed = history(vec![
+            (0, sub.clone()),
+            (1, published()),
+            (2, crash),
+            (3, Record::Quiesced),
+        ]);
         assert_eq!(check(&crashed), None);
         let handled = history(vec![
             (0, sub),

@@ -30,11 +30,20 @@ pub fn check(history: &History) -> Option<Violation> {
             keys.clear();
         }
         match &entry.record {
-            Record::Subscribed { subscriber, mode, ttl_ms, .. } => {
+            Record::Subscribed {
+                subscriber,
+                mode,
+                ttl_ms,
+                ..
+            } => {
                 modes.insert(subscriber.as_str(), (*mode, us(*ttl_ms)));
             }
-            Record::HandlerStarted { subscriber, key, .. } => {
-                let Some(&(mode, _)) = modes.get(subscriber.as_str()) else { continue };
+            Record::HandlerStarted {
+                subscriber, key, ..
+            } => {
+                let Some(&(mode, _)) = modes.get(subscriber.as_str()) else {
+                    continue;
+                };
                 if !mode.is_gated() {
                     continue;
                 }
@@ -54,9 +63,18 @@ pub fn check(history: &History) -> Option<Violation> {
                 }
                 state.running_since_us = Some(entry.at_us);
             }
-            Record::HandlerEnded { subscriber, key, outcome, .. } => {
-                let Some(&(mode, ttl_us)) = modes.get(subscriber.as_str()) else { continue };
-                let Some(state) = keys.get_mut(&(subscriber.as_str(), key.as_str())) else { continue };
+            Record::HandlerEnded {
+                subscriber,
+                key,
+                outcome,
+                ..
+            } => {
+                let Some(&(mode, ttl_us)) = modes.get(subscriber.as_str()) else {
+                    continue;
+                };
+                let Some(state) = keys.get_mut(&(subscriber.as_str(), key.as_str())) else {
+                    continue;
+                };
                 state.running_since_us = None;
                 let keeps_key = match mode {
                     DeliveryMode::AtMostOnce => outcome != "cancelled",

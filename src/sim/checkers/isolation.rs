@@ -61,18 +61,32 @@ mod tests {
     use super::*;
 
     fn began() -> Record {
-        Record::PublishCallBegan { call: 1, op: "complete_job".into(), job: 1 }
+        Record::PublishCallBegan {
+            call: 1,
+            op: "complete_job".into(),
+            job: 1,
+        }
     }
 
     fn returned(error: Option<&str>) -> Record {
-        Record::PublishCallReturned { call: 1, error: error.map(Into::into) }
+        Record::PublishCallReturned {
+            call: 1,
+            error: error.map(Into::into),
+        }
     }
 
     #[test]
     fn a_handler_running_inside_a_publish_call_is_a_violation() {
-        let h = history(vec![(0, began()), (0, started("e", "k")), (0, returned(None))]);
+        let h = history(vec![
+            (0, began()),
+            (0, started("e", "k")),
+            (0, returned(None)),
+        ]);
         assert_eq!(check(&h).map(|v| v.seq), Some(1));
-        assert_eq!(check(&history(vec![(0, began()), (0, returned(None))])), None);
+        assert_eq!(
+            check(&history(vec![(0, began()), (0, returned(None))])),
+            None
+        );
     }
 
     #[test]

@@ -8,15 +8,27 @@ use super::{Property, Violation, us};
 /// The liveness violation in `history`, if any.
 pub fn check(history: &History) -> Option<Violation> {
     let bound_us = history.entries.iter().find_map(|e| match &e.record {
-        Record::RunStarted { liveness_bound_ms, .. } => Some(us(*liveness_bound_ms)),
+        Record::RunStarted {
+            liveness_bound_ms, ..
+        } => Some(us(*liveness_bound_ms)),
         _ => None,
     })?;
     let last = history.entries.last()?;
-    let Some(healed) = history.entries.iter().find(|e| matches!(e.record, Record::FaultsHealed))
+    let Some(healed) = history
+        .entries
+        .iter()
+        .find(|e| matches!(e.record, Record::FaultsHealed))
     else {
-        return Some(Violation::at(Property::LivenessAfterHeal, last, "faults never healed"));
+        return Some(Violation::at(
+            Property::LivenessAfterHeal,
+            last,
+            "faults never healed",
+        ));
     };
-    let quiesced = history.entries.iter().find(|e| matches!(e.record, Record::Quiesced));
+    let quiesced = history
+        .entries
+        .iter()
+        .find(|e| matches!(e.record, Record::Quiesced));
     match quiesced {
         Some(quiesced) if quiesced.at_us <= healed.at_us + bound_us => None,
         _ => {
@@ -25,7 +37,11 @@ pub fn check(history: &History) -> Option<Violation> {
                 bound_us / 1_000,
                 healed.seq
             );
-            Some(Violation::at(Property::LivenessAfterHeal, quiesced.unwrap_or(last), message))
+            Some(Violation::at(
+                Property::LivenessAfterHeal,
+                quiesced.unwrap_or(last),
+                message,
+            ))
         }
     }
 }
@@ -36,14 +52,27 @@ mod tests {
     use super::*;
 
     fn started() -> Record {
-        Record::RunStarted { scenario: "s".into(), seed: 1, faults: vec![], liveness_bound_ms: 100 }
+        Record::RunStarted {
+            scenario: "s".into(),
+            seed: 1,
+            faults: vec![],
+            liveness_bound_ms: 100,
+        }
     }
 
     #[test]
     fn idle_within_the_bound_holds_and_late_or_never_fails() {
-        let on_time = history(vec![(0, started()), (10, Record::FaultsHealed), (110, Record::Quiesced)]);
+        let on_time = history(vec![
+            (0, started()),
+            (10, Record::FaultsHealed),
+            (110, Record::Quiesced),
+        ]);
         assert_eq!(check(&on_time), None);
-        let late = history(vec![(0, started()), (10, Record::FaultsHealed), (111, Record::Quiesced)]);
+        let late = history(vec![
+            (0, started()),
+            (10, Record::FaultsHealed),
+            (111, Record::Quiesced),
+        ]);
         assert!(check(&late).is_some());
         assert!(check(&history(vec![(0, started()), (10, Record::FaultsHealed)])).is_some());
     }

@@ -91,13 +91,21 @@ pub struct Violation {
 impl Violation {
     /// A violation of `property` at `entry`.
     pub fn at(property: Property, entry: &Entry, message: impl Into<String>) -> Self {
-        Self { property, seq: entry.seq, message: message.into() }
+        Self {
+            property,
+            seq: entry.seq,
+            message: message.into(),
+        }
     }
 }
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} broke at #{}: {}", self.property, self.seq, self.message)
+        write!(
+            f,
+            "{} broke at #{}: {}",
+            self.property, self.seq, self.message
+        )
     }
 }
 
@@ -137,7 +145,11 @@ pub(crate) mod build {
         let entries = records
             .into_iter()
             .enumerate()
-            .map(|(seq, (ms, record))| Entry { seq: seq as u64, at_us: ms * 1_000, record })
+            .map(|(seq, (ms, record))| Entry {
+                seq: seq as u64,
+                at_us: ms * 1_000,
+                record,
+            })
             .collect();
         History { entries }
     }
@@ -153,11 +165,22 @@ pub(crate) mod build {
     }
 
     pub fn started(event: &str, key: &str) -> Record {
-        Record::HandlerStarted { event: event.into(), subscriber: "s".into(), key: key.into(), attempt: 1 }
+        Record::HandlerStarted {
+            event: event.into(),
+            subscriber: "s".into(),
+            key: key.into(),
+            attempt: 1,
+        }
     }
 
     pub fn ended(event: &str, key: &str, outcome: &str) -> Record {
         let (event, key, outcome) = (event.into(), key.into(), outcome.into());
-        Record::HandlerEnded { event, subscriber: "s".into(), key, attempt: 1, outcome }
+        Record::HandlerEnded {
+            event,
+            subscriber: "s".into(),
+            key,
+            attempt: 1,
+            outcome,
+        }
     }
 }

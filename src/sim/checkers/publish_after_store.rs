@@ -28,9 +28,8 @@ pub fn check(history: &History) -> Option<Violation> {
                 let job = key.rsplit(':').next().and_then(|id| id.parse::<u64>().ok());
                 let found = job.and_then(|job| stored.get(&job));
                 if found != Some(&expected) {
-                    let message = format!(
-                        "{topic} for {key} published while the stored state was {found:?}"
-                    );
+                    let message =
+                        format!("{topic} for {key} published while the stored state was {found:?}");
                     return Some(Violation::at(Property::PublishAfterStore, entry, message));
                 }
             }
@@ -52,8 +51,14 @@ mod tests {
 
     #[test]
     fn a_job_event_before_its_stored_end_is_a_violation_and_after_it_is_not() {
-        let stored = Record::JobStored { job: 7, state: JobState::Completed };
-        assert_eq!(check(&history(vec![(0, stored.clone()), (1, published())])), None);
+        let stored = Record::JobStored {
+            job: 7,
+            state: JobState::Completed,
+        };
+        assert_eq!(
+            check(&history(vec![(0, stored.clone()), (1, published())])),
+            None
+        );
         let early = check(&history(vec![(0, published()), (1, stored)]));
         assert_eq!(early.map(|v| v.seq), Some(0));
     }

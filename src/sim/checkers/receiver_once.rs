@@ -14,8 +14,18 @@ use super::{Property, Violation};
 pub fn check(history: &History) -> Option<Violation> {
     let mut applied: BTreeMap<(&str, &str), (u64, &str)> = BTreeMap::new();
     for entry in &history.entries {
-        let Record::Received { receiver, event, webhook_id } = &entry.record else { continue };
-        if let Some((first, first_id)) = applied.insert((receiver.as_str(), event.as_str()), (entry.seq, webhook_id.as_str())) {
+        let Record::Received {
+            receiver,
+            event,
+            webhook_id,
+        } = &entry.record
+        else {
+            continue;
+        };
+        if let Some((first, first_id)) = applied.insert(
+            (receiver.as_str(), event.as_str()),
+            (entry.seq, webhook_id.as_str()),
+        ) {
             let message = format!(
                 "{receiver} applied {event} twice: as {first_id} at #{first} and as {webhook_id}"
             );
@@ -31,7 +41,11 @@ mod tests {
     use super::*;
 
     fn received(webhook_id: &str) -> Record {
-        Record::Received { receiver: "r".into(), event: "e".into(), webhook_id: webhook_id.into() }
+        Record::Received {
+            receiver: "r".into(),
+            event: "e".into(),
+            webhook_id: webhook_id.into(),
+        }
     }
 
     #[test]

@@ -19,25 +19,50 @@ pub fn check(history: &History) -> Option<Violation> {
             live_until.clear();
         }
         let (subscriber, key, what) = match &entry.record {
-            Record::Claimed { subscriber, key, lease_ms, .. } => {
-                live_until.insert((subscriber.as_str(), key.as_str()), entry.at_us + us(*lease_ms));
+            Record::Claimed {
+                subscriber,
+                key,
+                lease_ms,
+                ..
+            } => {
+                live_until.insert(
+                    (subscriber.as_str(), key.as_str()),
+                    entry.at_us + us(*lease_ms),
+                );
                 continue;
             }
-            Record::Completed { subscriber, key, ttl_ms, .. } => {
-                live_until.insert((subscriber.as_str(), key.as_str()), entry.at_us + us(*ttl_ms));
+            Record::Completed {
+                subscriber,
+                key,
+                ttl_ms,
+                ..
+            } => {
+                live_until.insert(
+                    (subscriber.as_str(), key.as_str()),
+                    entry.at_us + us(*ttl_ms),
+                );
                 continue;
             }
-            Record::Released { subscriber, key, .. } => {
+            Record::Released {
+                subscriber, key, ..
+            } => {
                 live_until.remove(&(subscriber.as_str(), key.as_str()));
                 continue;
             }
-            Record::Suppressed { subscriber, key, .. } => (subscriber, key, "suppressed"),
-            Record::DeadLettered { subscriber, key, reason, .. } if reason == "conflict" => {
-                (subscriber, key, "refused as a conflict")
-            }
+            Record::Suppressed {
+                subscriber, key, ..
+            } => (subscriber, key, "suppressed"),
+            Record::DeadLettered {
+                subscriber,
+                key,
+                reason,
+                ..
+            } if reason == "conflict" => (subscriber, key, "refused as a conflict"),
             _ => continue,
         };
-        let until = live_until.get(&(subscriber.as_str(), key.as_str())).copied();
+        let until = live_until
+            .get(&(subscriber.as_str(), key.as_str()))
+            .copied();
         if until.is_none_or(|until| entry.at_us >= until) {
             let message = match until {
                 Some(until) => format!(
@@ -46,7 +71,11 @@ pub fn check(history: &History) -> Option<Violation> {
                 ),
                 None => format!("{subscriber} {what} {key} with no live record"),
             };
-            return Some(Violation::at(Property::SuppressionJustified, entry, message));
+            return Some(Violation::at(
+                Property::SuppressionJustified,
+                entry,
+                message,
+            ));
         }
     }
     None
@@ -58,17 +87,30 @@ mod tests {
     use super::*;
 
     fn completed(ttl_ms: u64) -> Record {
-        Record::Completed { event: "e1".into(), subscriber: "s".into(), key: "k".into(), ttl_ms }
+        Record::Completed {
+            event: "e1".into(),
+            subscriber: "s".into(),
+            key: "k".into(),
+            ttl_ms,
+        }
     }
 
     fn suppressed() -> Record {
         let holder = crate::gate::HolderState::Completed;
-        Record::Suppressed { event: "e2".into(), subscriber: "s".into(), key: "k".into(), holder }
+        Record::Suppressed {
+            event: "e2".into(),
+            subscriber: "s".into(),
+            key: "k".into(),
+            holder,
+        }
     }
 
     #[test]
     fn suppression_within_the_ttl_is_justified_and_after_it_is_not() {
-        assert_eq!(check(&history(vec![(0, completed(100)), (99, suppressed())])), None);
+        assert_eq!(
+            check(&history(vec![(0, completed(100)), (99, suppressed())])),
+            None
+        );
         let late = check(&history(vec![(0, completed(100)), (100, suppressed())]));
         assert_eq!(late.map(|v| v.seq), Some(1));
     }
@@ -78,7 +120,18 @@ mod tests {
         let crash = Record::Crash { host: "app".into() };
         let after_crash = history(vec![(0, completed(100)), (1, crash), (2, suppressed())]);
         assert!(check(&after_crash).is_some());
-        let released = Record::Released { event: "e1".into(), subscriber: "s".into(), key: "k".into() };
-        assert!(check(&history(vec![(0, completed(100)), (1, released), (2, suppressed())])).is_some());
+        let released = Record::Released {
+            event: "e1".into(),
+            subscriber: "s".into(),
+            key: "k".into(),
+        };
+        assert!(
+            check(&history(vec![
+                (0, completed(100)),
+                (1, released),
+                (2, suppressed())
+            ]))
+            .is_some()
+        );
     }
 }
