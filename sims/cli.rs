@@ -205,6 +205,10 @@ fn run(args: RunArgs) -> Result<u8, String> {
         .map(usize::from)
         .unwrap_or_else(default_threads);
     let progress = !args.json && std::io::stderr().is_terminal();
+    let note = budget.map(|b| {
+        let (mutant, property, scenario, seeds) = (b.mutant, b.property, b.scenario, b.seeds);
+        format!("budget: {mutant} must break {property} within seeds 0..{seeds} of {scenario}")
+    });
     let plan = report::Plan {
         scenarios: chosen,
         seeds,
@@ -212,6 +216,7 @@ fn run(args: RunArgs) -> Result<u8, String> {
         threads,
         progress,
         json: args.json,
+        note,
     };
     Ok(report::sweep_all(&plan))
 }

@@ -32,6 +32,8 @@ pub struct Plan<'a> {
     pub progress: bool,
     /// Print JSON instead of the table.
     pub json: bool,
+    /// A line printed before the table (a mutant's budget).
+    pub note: Option<String>,
 }
 
 /// Sweeps every scenario of `plan`, prints the results and returns the exit code.
@@ -69,7 +71,12 @@ pub fn sweep_all(plan: &Plan<'_>) -> u8 {
         .collect();
     match plan.json {
         true => println!("{}", json_document(&reports, &minimised, &plan.overrides)),
-        false => print_human(&reports, &minimised, &plan.overrides),
+        false => {
+            print_human(&reports, &minimised, &plan.overrides);
+            if let Some(note) = &plan.note {
+                println!("{note}");
+            }
+        }
     }
     exit_code(reports.iter().map(|(_, r)| r))
 }
