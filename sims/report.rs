@@ -235,7 +235,7 @@ pub fn replay(
     path: &Path,
     minimise: bool,
 ) -> Result<u8, String> {
-    let result = runner::run_seed(scenario, seed, overrides);
+    let mut result = runner::run_seed(scenario, seed, overrides);
     if let Some(history) = &result.history {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -250,7 +250,7 @@ pub fn replay(
         Verdict::Harness { error } => format!("harness failed: {error}"),
     };
     println!("{} seed {seed}: {verdict}", scenario.name);
-    println!("history hash {}", result.hash);
+    println!("history hash {}", result.hash());
     println!("history written to {}", path.display());
     print_failure(scenario, &result, overrides);
     if minimise && matches!(result.verdict, Verdict::Failed { .. }) {

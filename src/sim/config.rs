@@ -20,7 +20,7 @@ pub const APP_HOST: &str = "app";
 pub const RECEIVER_PORT: u16 = 8080;
 
 /// The simulation's tick: 10 ms (see the module docs).
-pub const TICK: Duration = Duration::from_millis(10);
+pub const TICK: Duration = Duration::from_millis(20);
 
 /// The scaled durations and bounds of the app's subscribers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +109,7 @@ impl SimConfig {
             seed,
             jobs: 100,
             receivers: 3,
-            job_gap_max: Duration::from_millis(30),
+            job_gap_max: Duration::from_millis(200),
             timings: Timings::default(),
             slow_consumer: None,
             plan: FaultPlan::none(),

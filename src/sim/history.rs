@@ -263,6 +263,9 @@ fn short_id(text: &str) -> String {
     }
 }
 
+/// Entries reserved up front: a steady seed of 100 jobs leaves about this many.
+const ENTRIES_RESERVED: usize = 4_096;
+
 /// Where records are appended while a run goes on; cheap to clone, shared by every host.
 #[derive(Debug, Clone)]
 pub struct HistoryLog {
@@ -304,7 +307,16 @@ impl HistoryLog {
         entries.push(Entry { seq, at_us, record });
     }
 
-    /// The entries so far.
+    /// Takes the entries out, leaving the log empty (the end of a run: no copy).
+    pub fn take(&self) -> History {
+        let entries = match &self.inner {
+            Some(inner) => std::mem::take(&mut *inner.lock().unwrap_or_else(|p| p.into_inner())),
+            None => Vec::new(),
+        };
+        History { entries }
+    }
+
+    /// A copy of the entries so far.
     pub fn snapshot(&self) -> History {
         let entries = match &self.inner {
             Some(inner) => inner

@@ -53,13 +53,22 @@ pub struct SeedResult {
     pub verdict: Verdict,
     /// Simulated time.
     pub sim_elapsed: Duration,
-    /// The history's hash (empty when recording was off).
-    pub hash: String,
+    /// The history's hash, once asked for (see [`SeedResult::hash`]); computing it costs a
+    /// JSON serialisation of the whole history, so a sweep does it only for its sample.
+    pub hash: Option<String>,
     /// The history (kept for single runs and the first failures of a sweep).
     pub history: Option<History>,
 }
 
 impl SeedResult {
+    /// The history's hash (computed once, kept); empty without a history.
+    pub fn hash(&mut self) -> String {
+        if self.hash.is_none() {
+            self.hash = self.history.as_ref().map(History::hash);
+        }
+        self.hash.clone().unwrap_or_default()
+    }
+
     /// The first broken property, if any.
     pub fn first_property(&self) -> Option<Property> {
         match &self.verdict {
@@ -86,11 +95,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64, overrides: &Overrides) -> SeedRe
                 true => Verdict::Held,
                 false => Verdict::Failed { violations },
             };
-            let hash = if config.recording {
-                output.history.hash()
-            } else {
-                String::new()
-            };
+            let hash = None;
             let history = Some(output.history);
             SeedResult {
                 seed,
@@ -106,7 +111,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64, overrides: &Overrides) -> SeedRe
                 error: error.to_string(),
             },
             sim_elapsed: Duration::ZERO,
-            hash: String::new(),
+            hash: None,
             history: None,
         },
     }
@@ -123,12 +128,13 @@ fn panic_text(payload: &Box<dyn std::any::Any + Send>) -> String {
 /// Runs `seed` twice and fails it on determinism when the hashes differ.
 pub fn run_seed_twice(scenario: &Scenario, seed: u64, overrides: &Overrides) -> SeedResult {
     let mut first = run_seed(scenario, seed, overrides);
-    let second = run_seed(scenario, seed, overrides);
-    if first.hash != second.hash {
+    let mut second = run_seed(scenario, seed, overrides);
+    let (one, two) = (first.hash(), second.hash());
+    if one != two {
         let violation = Violation {
             property: Property::Determinism,
             seq: 0,
-            message: format!("two runs gave hashes {} and {}", first.hash, second.hash),
+            message: format!("two runs gave hashes {one} and {two}"),
         };
         match &mut first.verdict {
             Verdict::Failed { violations } => violations.push(violation),

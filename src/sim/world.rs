@@ -121,7 +121,7 @@ pub fn run(config: &SimConfig) -> Result<RunOutput, HarnessError> {
     stepper.heal();
     stepper.quiesce_phase()?;
     Ok(RunOutput {
-        history: log.snapshot(),
+        history: log.take(),
         sim_elapsed: stepper.sim.elapsed(),
     })
 }
