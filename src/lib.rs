@@ -61,8 +61,15 @@ pub mod event;
 pub mod gate;
 pub mod jobs;
 pub mod mutants;
+#[cfg(feature = "testkit")]
+#[doc(hidden)]
+pub mod testkit;
 pub mod webhook;
 mod sync;
+
+/// The bus core for the loom models in `tests/loom/`; not API (see the module docs).
+#[doc(hidden)]
+pub use bus::model_seam;
 
 pub use bus::{
     DeliveryMode, EventBus, HandlerError, InMemoryEventBus, PublishReceipt, SubscriberConfig,

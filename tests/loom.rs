@@ -1,0 +1,2 @@
+//! stub
+#![cfg(eventgate_loom)]
