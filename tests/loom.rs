@@ -1,2 +1,0 @@
-//! stub
-#![cfg(eventgate_loom)]
