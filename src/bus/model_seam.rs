@@ -69,11 +69,20 @@ impl CoreBus {
             mutants,
         };
         let registry = RwLock::new(Registry::default());
-        Self { core: Arc::new(core), registry, ids: EventIds::with_prefix(0) }
+        Self {
+            core: Arc::new(core),
+            registry,
+            ids: EventIds::with_prefix(0),
+        }
     }
 
     /// Registers an ungated subscriber `name` on `topic` with a queue of `queue_capacity`.
-    pub fn subscribe(&self, name: &str, topic: &str, queue_capacity: usize) -> Result<(), SubscribeError> {
+    pub fn subscribe(
+        &self,
+        name: &str,
+        topic: &str,
+        queue_capacity: usize,
+    ) -> Result<(), SubscribeError> {
         let config = SubscriberConfig::new(name, [topic])
             .mode(super::DeliveryMode::Ungated)
             .queue_capacity(queue_capacity);
@@ -93,7 +102,10 @@ impl CoreBus {
         let draft = NewEvent::raw(topic, key, "{}".to_owned());
         let event = draft.into_event(self.ids.next_id(), self.core.clock.unix_now_ms());
         let fan_out = registry::publish_to(&self.registry, &self.core, &event);
-        Published { queued: fan_out.queued, overflowed: fan_out.overflowed }
+        Published {
+            queued: fan_out.queued,
+            overflowed: fan_out.overflowed,
+        }
     }
 
     /// Plays the worker once: takes `name`'s oldest event and counts it handled.
@@ -114,10 +126,14 @@ impl CoreBus {
         let drained = subscriber.queue.close();
         let dead_lettered = drained.len();
         for event in drained {
-            self.core.dead_letter(&subscriber, &event, reason, Vec::new());
+            self.core
+                .dead_letter(&subscriber, &event, reason, Vec::new());
             self.core.finish(&subscriber);
         }
-        Some(Unsubscribed { dead_lettered, counters: subscriber.counters() })
+        Some(Unsubscribed {
+            dead_lettered,
+            counters: subscriber.counters(),
+        })
     }
 
     /// `name`'s counters, while it is registered.
@@ -141,11 +157,23 @@ impl CoreBus {
 struct NoStore;
 
 impl GateStore for NoStore {
-    fn claim<'a>(&'a self, _: &'a str, _: &'a str, _: u64, _: std::time::Duration) -> StoreFuture<'a, ClaimOutcome> {
+    fn claim<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: u64,
+        _: std::time::Duration,
+    ) -> StoreFuture<'a, ClaimOutcome> {
         Box::pin(std::future::ready(Err(unused())))
     }
 
-    fn complete<'a>(&'a self, _: &'a str, _: &'a str, _: ClaimToken, _: std::time::Duration) -> StoreFuture<'a, ()> {
+    fn complete<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: ClaimToken,
+        _: std::time::Duration,
+    ) -> StoreFuture<'a, ()> {
         Box::pin(std::future::ready(Err(unused())))
     }
 
@@ -155,5 +183,7 @@ impl GateStore for NoStore {
 }
 
 fn unused() -> StoreError {
-    StoreError::Unavailable { reason: "the model seam has no gate store".to_owned() }
+    StoreError::Unavailable {
+        reason: "the model seam has no gate store".to_owned(),
+    }
 }

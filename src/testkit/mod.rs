@@ -10,6 +10,7 @@
 //! rejected alternative: it compiles the model three times in three contexts and hides it from
 //! clippy's view of the library. Not API: hidden from the docs, changed at will.
 
+pub mod fuzz;
 pub mod model;
 pub mod op;
 pub mod runner;

@@ -96,7 +96,10 @@ impl Model {
 
     /// The subscribers, by name, with their counters.
     pub fn counters(&self) -> BTreeMap<String, CounterSnapshot> {
-        self.subscribers.iter().map(|(name, sub)| (name.clone(), sub.counters)).collect()
+        self.subscribers
+            .iter()
+            .map(|(name, sub)| (name.clone(), sub.counters))
+            .collect()
     }
 
     /// Every dead letter so far, sorted.
@@ -112,14 +115,24 @@ impl Model {
     }
 
     /// Subscribes `name`.
-    pub fn subscribe(&mut self, name: &str, mode: Mode, capacity: usize) -> Result<(), SubscribeRefusal> {
+    pub fn subscribe(
+        &mut self,
+        name: &str,
+        mode: Mode,
+        capacity: usize,
+    ) -> Result<(), SubscribeRefusal> {
         if self.closed {
             return Err(SubscribeRefusal::ShutDown);
         }
         if self.subscribers.contains_key(name) {
             return Err(SubscribeRefusal::Duplicate);
         }
-        let sub = Sub { mode, capacity, queue: VecDeque::new(), counters: CounterSnapshot::default() };
+        let sub = Sub {
+            mode,
+            capacity,
+            queue: VecDeque::new(),
+            counters: CounterSnapshot::default(),
+        };
         self.subscribers.insert(name.to_owned(), sub);
         Ok(())
     }
@@ -129,7 +142,8 @@ impl Model {
         let sub = self.subscribers.remove(name)?;
         let count = sub.queue.len();
         for delivery in sub.queue {
-            self.shared.dead_letter(name, &delivery, DeadLetterReason::Unsubscribed);
+            self.shared
+                .dead_letter(name, &delivery, DeadLetterReason::Unsubscribed);
         }
         Some(count)
     }
@@ -148,7 +162,8 @@ impl Model {
             } else {
                 sub.counters.dead_lettered += 1;
                 sub.counters.overflowed += 1;
-                self.shared.dead_letter(name, delivery, DeadLetterReason::Overflow);
+                self.shared
+                    .dead_letter(name, delivery, DeadLetterReason::Overflow);
                 overflowed += 1;
             }
         }
@@ -165,7 +180,11 @@ impl Model {
         let start = self.now;
         let mut end = start;
         for (name, sub) in &mut self.subscribers {
-            let worker = WorkerModel { name, sub, shared: &mut self.shared };
+            let worker = WorkerModel {
+                name,
+                sub,
+                shared: &mut self.shared,
+            };
             end = end.max(worker.drain(start));
         }
         self.now = end;
@@ -192,7 +211,10 @@ impl Shared {
 
     /// Runs the handler once; returns whether it succeeded and how long it took.
     fn run(&mut self, subscriber: &str, delivery: &Delivery) -> (bool, Millis) {
-        let runs = self.runs.entry((subscriber.to_owned(), delivery.key.clone())).or_default();
+        let runs = self
+            .runs
+            .entry((subscriber.to_owned(), delivery.key.clone()))
+            .or_default();
         let behaviour = delivery.script[*runs as usize % delivery.script.len()];
         *runs += 1;
         match behaviour {
@@ -228,13 +250,19 @@ impl WorkerModel<'_> {
             let work = match retries.first_key_value().map(|(&(due, _), _)| due) {
                 Some(due) if due <= now => retries.pop_first().map(|(_, w)| w),
                 Some(due) => match self.sub.queue.pop_front().filter(|_| room) {
-                    Some(delivery) => Some(Work { delivery, attempts: 0 }),
+                    Some(delivery) => Some(Work {
+                        delivery,
+                        attempts: 0,
+                    }),
                     None => {
                         now = due;
                         retries.pop_first().map(|(_, w)| w)
                     }
                 },
-                None => self.sub.queue.pop_front().map(|delivery| Work { delivery, attempts: 0 }),
+                None => self.sub.queue.pop_front().map(|delivery| Work {
+                    delivery,
+                    attempts: 0,
+                }),
             };
             let Some(work) = work else { return now };
             if let Some((due, work)) = self.process(work, &mut now) {
@@ -292,11 +320,15 @@ impl WorkerModel<'_> {
     fn claim(&mut self, delivery: &Delivery, now: Millis) -> Claim {
         let key = self.gate_key(delivery);
         match self.shared.gate.get(&key) {
-            Some((payload, until)) if now < *until && *payload == delivery.payload => Claim::Duplicate,
+            Some((payload, until)) if now < *until && *payload == delivery.payload => {
+                Claim::Duplicate
+            }
             Some((_, until)) if now < *until => Claim::Conflict,
             _ => {
                 let lease_until = now + ms(op::LEASE);
-                self.shared.gate.insert(key, (delivery.payload.clone(), lease_until));
+                self.shared
+                    .gate
+                    .insert(key, (delivery.payload.clone(), lease_until));
                 Claim::Free
             }
         }
@@ -304,7 +336,9 @@ impl WorkerModel<'_> {
 
     fn complete(&mut self, delivery: &Delivery, now: Millis) {
         let until = now + ms(op::TTL);
-        self.shared.gate.insert(self.gate_key(delivery), (delivery.payload.clone(), until));
+        self.shared
+            .gate
+            .insert(self.gate_key(delivery), (delivery.payload.clone(), until));
     }
 
     fn dead_letter(&mut self, delivery: &Delivery, reason: DeadLetterReason) {

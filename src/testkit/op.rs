@@ -156,14 +156,22 @@ impl Op {
     /// The same operation with every number folded into its range and every list cut.
     pub fn normalised(&self) -> Op {
         match self {
-            Op::Subscribe { slot, mode, queue_capacity } => Op::Subscribe {
+            Op::Subscribe {
+                slot,
+                mode,
+                queue_capacity,
+            } => Op::Subscribe {
                 slot: slot % SLOTS,
                 mode: *mode,
                 queue_capacity: 1 + queue_capacity % QUEUE_CAPACITY_MAX,
             },
             Op::Unsubscribe { slot } => Op::Unsubscribe { slot: slot % SLOTS },
             Op::Burst { publishes, then } => Op::Burst {
-                publishes: publishes.iter().take(BURST_LEN_MAX).map(Publish::normalised).collect(),
+                publishes: publishes
+                    .iter()
+                    .take(BURST_LEN_MAX)
+                    .map(Publish::normalised)
+                    .collect(),
                 then: match then {
                     Then::Unsubscribe { slot } => Then::Unsubscribe { slot: slot % SLOTS },
                     other => *other,
@@ -177,9 +185,9 @@ impl Op {
 impl Publish {
     fn normalised(&self) -> Publish {
         match self {
-            Publish::New { script } => {
-                Publish::New { script: script.iter().take(SCRIPT_LEN_MAX).copied().collect() }
-            }
+            Publish::New { script } => Publish::New {
+                script: script.iter().take(SCRIPT_LEN_MAX).copied().collect(),
+            },
             other => other.clone(),
         }
     }
@@ -218,7 +226,9 @@ impl Keys {
     pub fn resolve(&mut self, publish: &Publish) -> Delivery {
         let count = self.keys.len();
         match publish {
-            Publish::Duplicate { pick } if count > 0 => self.delivery(usize::from(*pick) % count, 0),
+            Publish::Duplicate { pick } if count > 0 => {
+                self.delivery(usize::from(*pick) % count, 0)
+            }
             Publish::Conflict { pick } if count > 0 => {
                 let index = usize::from(*pick) % count;
                 let version = self.keys[index].payloads_sent;
@@ -234,7 +244,10 @@ impl Keys {
         if script.is_empty() {
             script.push(Behaviour::Ok);
         }
-        self.keys.push(KeyState { script, payloads_sent: 1 });
+        self.keys.push(KeyState {
+            script,
+            payloads_sent: 1,
+        });
         self.delivery(self.keys.len() - 1, 0)
     }
 

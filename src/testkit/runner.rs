@@ -53,12 +53,20 @@ pub fn run_ops_with(ops: &[Op], mutants: Mutants) -> Result<(), Divergence> {
         .enable_time()
         .start_paused(true)
         .build()
-        .map_err(|error| Divergence { step: 0, op: None, what: format!("no runtime: {error}") })?;
+        .map_err(|error| Divergence {
+            step: 0,
+            op: None,
+            what: format!("no runtime: {error}"),
+        })?;
     runtime.block_on(async {
         let mut run = Run::new(mutants);
         for (step, raw) in ops.iter().take(op::OPS_MAX).enumerate() {
             let normalised = raw.normalised();
-            let diverged = |what: String| Divergence { step, op: Some(normalised.clone()), what };
+            let diverged = |what: String| Divergence {
+                step,
+                op: Some(normalised.clone()),
+                what,
+            };
             run.apply(&normalised).await.map_err(diverged)?;
             run.compare().map_err(diverged)?;
         }
@@ -74,7 +82,9 @@ fn quiet_scripted_panics() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let payload = info.payload();
-            let scripted = payload.downcast_ref::<&str>().is_some_and(|m| *m == SCRIPTED_PANIC);
+            let scripted = payload
+                .downcast_ref::<&str>()
+                .is_some_and(|m| *m == SCRIPTED_PANIC);
             if !scripted {
                 previous(info);
             }
@@ -85,7 +95,9 @@ fn quiet_scripted_panics() {
 type Shared<T> = Arc<Mutex<T>>;
 
 fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 struct Run {
@@ -118,9 +130,11 @@ impl Run {
 
     async fn apply(&mut self, op: &Op) -> Result<(), String> {
         match op {
-            Op::Subscribe { slot, mode, queue_capacity } => {
-                self.subscribe(&slot_name(*slot), *mode, usize::from(*queue_capacity))
-            }
+            Op::Subscribe {
+                slot,
+                mode,
+                queue_capacity,
+            } => self.subscribe(&slot_name(*slot), *mode, usize::from(*queue_capacity)),
             Op::Unsubscribe { slot } => self.unsubscribe(&slot_name(*slot)).await,
             Op::Burst { publishes, then } => self.burst(publishes, *then).await,
             Op::Advance(advance) => {
@@ -145,7 +159,12 @@ impl Run {
 
     async fn unsubscribe(&mut self, name: &str) -> Result<(), String> {
         let expected = self.model.unsubscribe(name);
-        let actual = self.bus.unsubscribe(name).await.ok().map(|report| report.dead_lettered);
+        let actual = self
+            .bus
+            .unsubscribe(name)
+            .await
+            .ok()
+            .map(|report| report.dead_lettered);
         same("unsubscribe answer", &expected, &actual)
     }
 
@@ -204,12 +223,24 @@ impl Run {
         for slot in 0..op::SLOTS {
             let name = slot_name(slot);
             let actual = self.bus.subscriber(&name).map(|info| info.counters);
-            same(&format!("counters of {name}"), &expected.get(&name).copied(), &actual)?;
+            same(
+                &format!("counters of {name}"),
+                &expected.get(&name).copied(),
+                &actual,
+            )?;
         }
-        same("dead letters", &self.model.dead_letters(), &self.dead_letters())?;
+        same(
+            "dead letters",
+            &self.model.dead_letters(),
+            &self.dead_letters(),
+        )?;
         same("handler runs", self.model.runs(), &*locked(&self.runs))?;
         let elapsed = u64::try_from((tokio::time::Instant::now() - self.start).as_millis());
-        same("elapsed ms", &Ok(self.model.now_ms()), &elapsed.map_err(|_| ()))
+        same(
+            "elapsed ms",
+            &Ok(self.model.now_ms()),
+            &elapsed.map_err(|_| ()),
+        )
     }
 
     fn dead_letters(&self) -> Vec<DeadLetterView> {
@@ -260,7 +291,11 @@ fn next_behaviour(
     behaviour.unwrap_or(Behaviour::Ok)
 }
 
-fn same<T: PartialEq + std::fmt::Debug>(what: &str, expected: &T, actual: &T) -> Result<(), String> {
+fn same<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    expected: &T,
+    actual: &T,
+) -> Result<(), String> {
     if expected == actual {
         Ok(())
     } else {

@@ -27,7 +27,9 @@ fn model(mutants: Mutants) {
         Ok(ClaimOutcome::Claimed(token)) => token,
         other => panic!("the first claim of a fresh key wins: {other:?}"),
     };
-    store.complete_now("billing", "order:1", first, TTL).unwrap();
+    store
+        .complete_now("billing", "order:1", first, TTL)
+        .unwrap();
 
     let ticker = {
         let clock = clock.clone();
@@ -43,10 +45,17 @@ fn model(mutants: Mutants) {
     let outcomes: Vec<_> = claimers.into_iter().map(|t| t.join().unwrap()).collect();
 
     let wins = outcomes.iter().filter(|o| claimed(o)).count();
-    assert!(wins <= 1, "at most one claim takes an expired key: {outcomes:?}");
+    assert!(
+        wins <= 1,
+        "at most one claim takes an expired key: {outcomes:?}"
+    );
     assert_eq!(store.len(), 1, "one record for one key");
     let again = store.claim_now("billing", "order:1", 7, LEASE);
-    assert_eq!(claimed(&again), wins == 0, "after expiry the key is free unless a racer took it");
+    assert_eq!(
+        claimed(&again),
+        wins == 0,
+        "after expiry the key is free unless a racer took it"
+    );
     assert_eq!(clock.elapsed(), TTL);
     let _ = clock.now();
 }
@@ -59,5 +68,8 @@ fn claims_racing_ttl_expiry_take_the_key_at_most_once() {
 #[test]
 fn gate_check_then_set_lets_two_claims_take_an_expired_key() {
     let broken = || model(Mutants::only(Mutant::GateCheckThenSet));
-    assert!(support::finds_failure("claim_vs_ttl_expiry/gate-check-then-set", broken));
+    assert!(support::finds_failure(
+        "claim_vs_ttl_expiry/gate-check-then-set",
+        broken
+    ));
 }

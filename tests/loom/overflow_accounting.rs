@@ -40,15 +40,29 @@ fn model(mutants: Mutants) {
     let queued: usize = receipts.iter().map(|r| r.queued).sum();
     let overflowed: usize = receipts.iter().map(|r| r.overflowed).sum();
     let depth = bus.depth("s").unwrap();
-    assert_eq!(queued + overflowed, receipts.len(), "each publish queued or overflowed");
+    assert_eq!(
+        queued + overflowed,
+        receipts.len(),
+        "each publish queued or overflowed"
+    );
     assert!(depth <= QUEUE_CAPACITY, "queue over its capacity: {depth}");
     assert_eq!(counters.enqueued, queued as u64);
-    assert_eq!(counters.enqueued as usize, popped + depth, "queued events are popped or waiting");
+    assert_eq!(
+        counters.enqueued as usize,
+        popped + depth,
+        "queued events are popped or waiting"
+    );
     assert_eq!(counters.overflowed, overflowed as u64);
     assert_eq!(counters.handled as usize, popped);
     let letters = bus.dead_letters();
-    let overflow_letters = letters.iter().filter(|l| l.reason == DeadLetterReason::Overflow).count();
-    assert_eq!(overflow_letters, overflowed, "every overflow has its dead letter");
+    let overflow_letters = letters
+        .iter()
+        .filter(|l| l.reason == DeadLetterReason::Overflow)
+        .count();
+    assert_eq!(
+        overflow_letters, overflowed,
+        "every overflow has its dead letter"
+    );
     assert_eq!(counters.dead_lettered as usize, letters.len());
 }
 
@@ -60,11 +74,17 @@ fn concurrent_publishes_account_for_every_event() {
 #[test]
 fn queue_check_then_push_overfills_the_queue() {
     let broken = || model(Mutants::only(Mutant::QueueCheckThenPush));
-    assert!(support::finds_failure("overflow_accounting/queue-check-then-push", broken));
+    assert!(support::finds_failure(
+        "overflow_accounting/queue-check-then-push",
+        broken
+    ));
 }
 
 #[test]
 fn overflow_without_record_breaks_the_accounting() {
     let broken = || model(Mutants::only(Mutant::OverflowWithoutRecord));
-    assert!(support::finds_failure("overflow_accounting/overflow-without-record", broken));
+    assert!(support::finds_failure(
+        "overflow_accounting/overflow-without-record",
+        broken
+    ));
 }

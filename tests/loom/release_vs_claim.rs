@@ -33,17 +33,35 @@ fn model(mutants: Mutants) {
             thread::spawn(move || store.claim_now("billing", "order:1", 7, LEASE))
         })
         .collect();
-    assert_eq!(releaser.join().unwrap(), Ok(()), "the holder's release always succeeds");
+    assert_eq!(
+        releaser.join().unwrap(),
+        Ok(()),
+        "the holder's release always succeeds"
+    );
     let outcomes: Vec<_> = claimers.into_iter().map(|t| t.join().unwrap()).collect();
 
-    let wins = outcomes.iter().filter(|o| matches!(o, Ok(ClaimOutcome::Claimed(_)))).count();
-    assert!(wins <= 1, "at most one claim takes a released key: {outcomes:?}");
+    let wins = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(ClaimOutcome::Claimed(_))))
+        .count();
+    assert!(
+        wins <= 1,
+        "at most one claim takes a released key: {outcomes:?}"
+    );
     for outcome in &outcomes {
         if let Ok(ClaimOutcome::Duplicate(holder)) = outcome {
-            assert_eq!(holder.state, HolderState::InProgress, "only a lease can hold the key");
+            assert_eq!(
+                holder.state,
+                HolderState::InProgress,
+                "only a lease can hold the key"
+            );
         }
     }
-    assert_eq!(store.len(), wins, "the record count matches the records held");
+    assert_eq!(
+        store.len(),
+        wins,
+        "the record count matches the records held"
+    );
 }
 
 #[test]
@@ -54,5 +72,8 @@ fn release_racing_claims_lets_at_most_one_take_the_key() {
 #[test]
 fn gate_check_then_set_lets_two_claims_take_a_released_key() {
     let broken = || model(Mutants::only(Mutant::GateCheckThenSet));
-    assert!(support::finds_failure("release_vs_claim/gate-check-then-set", broken));
+    assert!(support::finds_failure(
+        "release_vs_claim/gate-check-then-set",
+        broken
+    ));
 }

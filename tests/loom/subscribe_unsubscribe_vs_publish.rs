@@ -27,7 +27,11 @@ fn model(mutants: Mutants) {
 
     let publisher = {
         let bus = bus.clone();
-        thread::spawn(move || (0..PUBLISHES).map(|i| bus.publish(TOPIC, &format!("k{i}"))).collect::<Vec<_>>())
+        thread::spawn(move || {
+            (0..PUBLISHES)
+                .map(|i| bus.publish(TOPIC, &format!("k{i}")))
+                .collect::<Vec<_>>()
+        })
     };
     let unsubscriber = {
         let bus = bus.clone();
@@ -43,22 +47,50 @@ fn model(mutants: Mutants) {
 
     let new = bus.counters("new").expect("new stays subscribed");
     let queued: usize = receipts.iter().map(|r| r.queued).sum();
-    assert!(receipts.iter().all(|r| r.overflowed == 0), "no queue was full: {receipts:?}");
-    assert_eq!(queued as u64, old.counters.enqueued + new.enqueued, "receipts match the queues");
-    assert_eq!(old.counters.enqueued, old.dead_lettered as u64, "old's queued events were drained");
-    assert_eq!(bus.depth("new"), Some(new.enqueued as usize), "new keeps what it was sent");
+    assert!(
+        receipts.iter().all(|r| r.overflowed == 0),
+        "no queue was full: {receipts:?}"
+    );
+    assert_eq!(
+        queued as u64,
+        old.counters.enqueued + new.enqueued,
+        "receipts match the queues"
+    );
+    assert_eq!(
+        old.counters.enqueued, old.dead_lettered as u64,
+        "old's queued events were drained"
+    );
+    assert_eq!(
+        bus.depth("new"),
+        Some(new.enqueued as usize),
+        "new keeps what it was sent"
+    );
     let letters = bus.dead_letters();
-    assert!(letters.iter().all(|l| &*l.subscriber == "old" && l.reason == DeadLetterReason::Unsubscribed));
-    assert_eq!(letters.len(), old.dead_lettered, "every dead letter is in unsubscribe's report");
+    assert!(
+        letters
+            .iter()
+            .all(|l| &*l.subscriber == "old" && l.reason == DeadLetterReason::Unsubscribed)
+    );
+    assert_eq!(
+        letters.len(),
+        old.dead_lettered,
+        "every dead letter is in unsubscribe's report"
+    );
 }
 
 #[test]
 fn publish_racing_subscribe_and_unsubscribe_loses_nothing() {
-    support::check("subscribe_unsubscribe_vs_publish", || model(Mutants::none()));
+    support::check(
+        "subscribe_unsubscribe_vs_publish",
+        || model(Mutants::none()),
+    );
 }
 
 #[test]
 fn fan_out_outside_lock_dead_letters_behind_unsubscribe() {
     let broken = || model(Mutants::only(Mutant::FanOutOutsideLock));
-    assert!(support::finds_failure("subscribe_unsubscribe_vs_publish/fan-out-outside-lock", broken));
+    assert!(support::finds_failure(
+        "subscribe_unsubscribe_vs_publish/fan-out-outside-lock",
+        broken
+    ));
 }

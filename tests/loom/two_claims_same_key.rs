@@ -25,7 +25,10 @@ fn model(mutants: Mutants) {
         .collect();
     let outcomes: Vec<_> = claimers.into_iter().map(|t| t.join().unwrap()).collect();
 
-    let claimed = outcomes.iter().filter(|o| matches!(o, Ok(ClaimOutcome::Claimed(_)))).count();
+    let claimed = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(ClaimOutcome::Claimed(_))))
+        .count();
     assert_eq!(claimed, 1, "exactly one racing claim wins: {outcomes:?}");
     assert_eq!(store.len(), 1, "one record for one key");
 }
@@ -38,5 +41,8 @@ fn two_claims_of_one_key_give_exactly_one_claim() {
 #[test]
 fn gate_check_then_set_lets_two_claims_of_one_key_win() {
     let broken = || model(Mutants::only(Mutant::GateCheckThenSet));
-    assert!(support::finds_failure("two_claims_same_key/gate-check-then-set", broken));
+    assert!(support::finds_failure(
+        "two_claims_same_key/gate-check-then-set",
+        broken
+    ));
 }

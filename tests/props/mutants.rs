@@ -13,7 +13,11 @@ const CASES_MAX: u32 = 256;
 
 /// Runs the model property against a bus with `mutant` on; returns the shrunk failing case.
 fn search(mutant: Mutant) -> Result<String, String> {
-    let config = Config { cases: CASES_MAX, failure_persistence: None, ..Config::default() };
+    let config = Config {
+        cases: CASES_MAX,
+        failure_persistence: None,
+        ..Config::default()
+    };
     let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
     let mut runner = TestRunner::new_with_rng(config, rng);
     let outcome = runner.run(&strategy::ops(), |ops| {
@@ -21,9 +25,13 @@ fn search(mutant: Mutant) -> Result<String, String> {
             .map_err(|divergence| TestCaseError::fail(divergence.to_string()))
     });
     match outcome {
-        Err(TestError::Fail(why, ops)) => Ok(format!("{why}\nshrunk to {} ops: {ops:?}", ops.len())),
+        Err(TestError::Fail(why, ops)) => {
+            Ok(format!("{why}\nshrunk to {} ops: {ops:?}", ops.len()))
+        }
         Err(TestError::Abort(why)) => Err(format!("search aborted: {why}")),
-        Ok(()) => Err(format!("{mutant}: {CASES_MAX} cases passed; the property missed it")),
+        Ok(()) => Err(format!(
+            "{mutant}: {CASES_MAX} cases passed; the property missed it"
+        )),
     }
 }
 
@@ -31,7 +39,10 @@ fn search(mutant: Mutant) -> Result<String, String> {
 fn retry_past_bound_mutant_makes_the_model_property_fail() {
     let found = search(Mutant::RetryPastBound).unwrap_or_else(|missed| panic!("{missed}"));
     eprintln!("{found}");
-    assert!(found.contains("handler runs") || found.contains("counters"), "{found}");
+    assert!(
+        found.contains("handler runs") || found.contains("counters"),
+        "{found}"
+    );
 }
 
 #[test]

@@ -20,7 +20,11 @@ fn behaviour() -> impl Strategy<Value = Behaviour> {
 }
 
 fn mode() -> impl Strategy<Value = Mode> {
-    prop_oneof![Just(Mode::Ungated), Just(Mode::AtMostOnce), Just(Mode::AtLeastOnce)]
+    prop_oneof![
+        Just(Mode::Ungated),
+        Just(Mode::AtMostOnce),
+        Just(Mode::AtLeastOnce)
+    ]
 }
 
 fn publish() -> impl Strategy<Value = Publish> {
