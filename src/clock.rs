@@ -48,14 +48,18 @@ enum UnixSource {
 impl TokioClock {
     /// A clock whose unix time comes from the operating system: the production default.
     pub fn system() -> Self {
-        Self { unix: UnixSource::System }
+        Self {
+            unix: UnixSource::System,
+        }
     }
 
     /// A clock whose unix time is `epoch` (since 1970) at the moment of this call, and moves
     /// with tokio's time afterwards: what simulations and paused-time tests use.
     pub fn with_epoch(epoch: Duration) -> Self {
         let anchor = Instant::now();
-        Self { unix: UnixSource::Epoch { epoch, anchor } }
+        Self {
+            unix: UnixSource::Epoch { epoch, anchor },
+        }
     }
 }
 
@@ -80,7 +84,9 @@ impl Clock for TokioClock {
 
 /// The production unix time; the only place the crate reads the system clock.
 fn system_unix_now() -> Duration {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// A clock that moves only when [`ManualClock::advance`] is called.
@@ -97,7 +103,11 @@ pub struct ManualClock {
 impl ManualClock {
     /// A manual clock whose unix time starts at `unix_origin`.
     pub fn new(unix_origin: Duration) -> Self {
-        Self { origin: Instant::now(), unix_origin, offset_ns: AtomicU64::new(0) }
+        Self {
+            origin: Instant::now(),
+            unix_origin,
+            offset_ns: AtomicU64::new(0),
+        }
     }
 
     /// Moves the clock forward by `by`.

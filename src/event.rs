@@ -141,7 +141,10 @@ impl NewEvent {
         }
         let size_bytes = self.payload.len();
         if size_bytes > payload_limit_bytes {
-            return Err(EventError::PayloadTooLarge { size_bytes, limit_bytes: payload_limit_bytes });
+            return Err(EventError::PayloadTooLarge {
+                size_bytes,
+                limit_bytes: payload_limit_bytes,
+            });
         }
         Ok(())
     }
@@ -210,8 +213,10 @@ impl Event {
 
     /// Decodes the payload into `T`.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, EventError> {
-        serde_json::from_str(self.payload())
-            .map_err(|source| EventError::Decode { topic: self.topic().to_owned(), source })
+        serde_json::from_str(self.payload()).map_err(|source| EventError::Decode {
+            topic: self.topic().to_owned(),
+            source,
+        })
     }
 
     /// True when both handles point at the same published event (not a copy).
@@ -309,7 +314,10 @@ impl EventIds {
 
     /// A source with a fixed prefix.
     pub fn with_prefix(prefix: u64) -> Self {
-        Self { prefix, next: AtomicU64::new(0) }
+        Self {
+            prefix,
+            next: AtomicU64::new(0),
+        }
     }
 
     /// The next id.
@@ -346,7 +354,9 @@ mod tests {
     #[test]
     fn published_event_decodes_back_to_its_type() {
         let ids = EventIds::with_prefix(1);
-        let event = NewEvent::typed(&Shipped { order: 3 }).unwrap().into_event(ids.next_id(), 5);
+        let event = NewEvent::typed(&Shipped { order: 3 })
+            .unwrap()
+            .into_event(ids.next_id(), 5);
         assert_eq!(event.decode::<Shipped>().unwrap(), Shipped { order: 3 });
         assert!(event.decode::<Vec<u8>>().is_err());
     }
@@ -354,11 +364,17 @@ mod tests {
     #[test]
     fn validation_refuses_empty_topic_empty_key_and_oversized_payload() {
         let empty_topic = NewEvent::raw("", "k", "1".into());
-        assert!(matches!(empty_topic.validate(10), Err(EventError::EmptyTopic)));
+        assert!(matches!(
+            empty_topic.validate(10),
+            Err(EventError::EmptyTopic)
+        ));
         let empty_key = NewEvent::raw("t", "", "1".into());
         assert!(matches!(empty_key.validate(10), Err(EventError::EmptyKey)));
         let big = NewEvent::raw("t", "k", "1".repeat(11));
-        assert!(matches!(big.validate(10), Err(EventError::PayloadTooLarge { size_bytes: 11, .. })));
+        assert!(matches!(
+            big.validate(10),
+            Err(EventError::PayloadTooLarge { size_bytes: 11, .. })
+        ));
         assert!(NewEvent::raw("t", "k", "1".repeat(10)).validate(10).is_ok());
     }
 

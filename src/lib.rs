@@ -61,11 +61,11 @@ pub mod event;
 pub mod gate;
 pub mod jobs;
 pub mod mutants;
+mod sync;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod testkit;
 pub mod webhook;
-mod sync;
 
 /// The bus core for the loom models in `tests/loom/`; not API (see the module docs).
 #[doc(hidden)]

@@ -136,7 +136,11 @@ pub struct UnknownMutant {
 }
 
 fn valid_names() -> String {
-    Mutant::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+    Mutant::ALL
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl FromStr for Mutant {
@@ -146,7 +150,9 @@ impl FromStr for Mutant {
         Mutant::ALL
             .into_iter()
             .find(|m| m.name() == name)
-            .ok_or_else(|| UnknownMutant { given: name.to_owned() })
+            .ok_or_else(|| UnknownMutant {
+                given: name.to_owned(),
+            })
     }
 }
 
@@ -166,7 +172,9 @@ impl Mutants {
     /// Only `mutant` switched on.
     #[cfg(feature = "mutants")]
     pub fn only(mutant: Mutant) -> Self {
-        Self { bits: 1 << mutant as u32 }
+        Self {
+            bits: 1 << mutant as u32,
+        }
     }
 
     /// True when `mutant` is switched on.

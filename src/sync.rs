@@ -21,7 +21,6 @@ pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering}
 #[cfg(not(eventgate_loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard, RwLock};
 
-
 /// Locks `mutex`, ignoring poison.
 ///
 /// No handler ever runs under one of these locks, so a poisoned lock can only come from a

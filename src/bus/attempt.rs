@@ -101,7 +101,9 @@ pub(crate) async fn run(
 async fn bounded(future: HandlerFuture, timeout: Duration) -> AttemptOutcome {
     match tokio::time::timeout(timeout, AssertUnwindSafe(future).catch_unwind()).await {
         Ok(Ok(Ok(()))) => AttemptOutcome::Succeeded,
-        Ok(Ok(Err(error))) => AttemptOutcome::Failed { message: error.message().to_owned() },
+        Ok(Ok(Err(error))) => AttemptOutcome::Failed {
+            message: error.message().to_owned(),
+        },
         Ok(Err(payload)) => panicked(payload),
         Err(_elapsed) => AttemptOutcome::TimedOut {
             after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),

@@ -104,7 +104,10 @@ pub struct SubscriberConfig {
 
 impl SubscriberConfig {
     /// A subscriber named `name` on `topics`, at most once, with every default.
-    pub fn new<T: Into<String>>(name: impl Into<String>, topics: impl IntoIterator<Item = T>) -> Self {
+    pub fn new<T: Into<String>>(
+        name: impl Into<String>,
+        topics: impl IntoIterator<Item = T>,
+    ) -> Self {
         Self {
             name: name.into(),
             topics: topics.into_iter().map(Into::into).collect(),
@@ -206,7 +209,10 @@ impl SubscriberConfig {
         }
         if self.lease <= self.handler_timeout {
             let (lease, handler_timeout) = (self.lease, self.handler_timeout);
-            return Err(SubscribeError::LeaseNotLongerThanTimeout { lease, handler_timeout });
+            return Err(SubscribeError::LeaseNotLongerThanTimeout {
+                lease,
+                handler_timeout,
+            });
         }
         Ok(())
     }
@@ -214,7 +220,9 @@ impl SubscriberConfig {
     /// The backoff before attempt `next_attempt` (2 or more).
     pub(crate) fn backoff_before(&self, next_attempt: u32) -> Duration {
         let doublings = next_attempt.saturating_sub(2).min(31);
-        self.backoff_initial.saturating_mul(1 << doublings).min(self.backoff_max)
+        self.backoff_initial
+            .saturating_mul(1 << doublings)
+            .min(self.backoff_max)
     }
 }
 

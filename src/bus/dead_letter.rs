@@ -96,7 +96,11 @@ pub(crate) struct DeadLetters {
 
 impl DeadLetters {
     pub(crate) fn new(max: usize) -> Self {
-        Self { entries: Mutex::new(VecDeque::new()), max, evicted: AtomicU64::new(0) }
+        Self {
+            entries: Mutex::new(VecDeque::new()),
+            max,
+            evicted: AtomicU64::new(0),
+        }
     }
 
     /// Keeps `letter`, evicting the oldest when the list is at its bound.

@@ -42,7 +42,9 @@ pub struct HandlerError {
 impl HandlerError {
     /// A handler error with `message`.
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into() }
+        Self {
+            message: message.into(),
+        }
     }
 
     /// The message.
@@ -80,7 +82,10 @@ where
     F: Fn(T) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
 {
-    TypedHandler { handler, _event: PhantomData }
+    TypedHandler {
+        handler,
+        _event: PhantomData,
+    }
 }
 
 /// See [`typed`].
@@ -98,7 +103,9 @@ where
     fn handle(&self, event: Event) -> HandlerFuture {
         match event.decode::<T>() {
             Ok(value) => Box::pin((self.handler)(value)),
-            Err(error) => Box::pin(std::future::ready(Err(HandlerError::new(error.to_string())))),
+            Err(error) => Box::pin(std::future::ready(Err(HandlerError::new(
+                error.to_string(),
+            )))),
         }
     }
 }

@@ -68,7 +68,9 @@ impl InMemoryEventBus {
             store,
             payload_limit_bytes: config.payload_limit_bytes,
         };
-        Self { inner: Arc::new(inner) }
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// The bus's clock.
@@ -105,7 +107,9 @@ impl InMemoryEventBus {
     }
 
     fn all_idle(&self) -> bool {
-        read(&self.inner.registry).subscribers().all(|s| s.queue.is_idle())
+        read(&self.inner.registry)
+            .subscribers()
+            .all(|s| s.queue.is_idle())
     }
 
     async fn wait_idle(&self) {
@@ -126,7 +130,10 @@ impl InMemoryEventBus {
         let removed: Vec<Arc<Subscriber>> = {
             let mut registry = write(&self.inner.registry);
             let names: Vec<Arc<str>> = registry.subscribers().map(|s| s.name.clone()).collect();
-            names.iter().filter_map(|name| registry.remove(name)).collect()
+            names
+                .iter()
+                .filter_map(|name| registry.remove(name))
+                .collect()
         };
         let mut report = BTreeMap::new();
         for subscriber in removed {
@@ -138,7 +145,12 @@ impl InMemoryEventBus {
     }
 
     async fn join_worker(&self, name: &str) -> usize {
-        let handle = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
+        let handle = self
+            .inner
+            .workers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
         match handle {
             Some(handle) => handle.await.unwrap_or_else(|error| {
                 tracing::error!(target: "eventgate::bus", subscriber = name, %error, "worker ended abnormally");
@@ -187,8 +199,12 @@ impl EventBus for InMemoryEventBus {
         handler: Arc<dyn Handler>,
     ) -> Result<(), SubscribeError> {
         config.validate()?;
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SubscribeError::NoRuntime)?;
-        let store = config.store.clone().unwrap_or_else(|| self.inner.store.clone());
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| SubscribeError::NoRuntime)?;
+        let store = config
+            .store
+            .clone()
+            .unwrap_or_else(|| self.inner.store.clone());
         let subscriber = Arc::new(Subscriber::new(config, handler, store));
         {
             let mut registry = write(&self.inner.registry);
@@ -214,7 +230,10 @@ impl EventBus for InMemoryEventBus {
         Ok(())
     }
 
-    fn unsubscribe<'a>(&'a self, name: &'a str) -> BusFuture<'a, Result<UnsubscribeReport, UnsubscribeError>> {
+    fn unsubscribe<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BusFuture<'a, Result<UnsubscribeReport, UnsubscribeError>> {
         Box::pin(async move {
             let removed = write(&self.inner.registry).remove(name);
             let subscriber = removed.ok_or_else(|| UnsubscribeError::Unknown(name.to_owned()))?;
@@ -233,9 +252,14 @@ impl EventBus for InMemoryEventBus {
     fn shutdown(&self, deadline: Duration) -> BusFuture<'_, ShutdownReport> {
         Box::pin(async move {
             self.inner.core.closed.store(true, Ordering::SeqCst);
-            let drained = tokio::time::timeout(deadline, self.wait_idle()).await.is_ok();
+            let drained = tokio::time::timeout(deadline, self.wait_idle())
+                .await
+                .is_ok();
             let undelivered = self.stop_all(DeadLetterReason::Shutdown).await;
-            let report = ShutdownReport { drained_before_deadline: drained, undelivered };
+            let report = ShutdownReport {
+                drained_before_deadline: drained,
+                undelivered,
+            };
             tracing::info!(
                 target: "eventgate::bus",
                 drained = report.drained_before_deadline,

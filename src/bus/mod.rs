@@ -85,7 +85,11 @@ pub trait EventBus: Send + Sync + 'static {
     fn shutdown(&self, deadline: Duration) -> BusFuture<'_, ShutdownReport>;
 
     /// Subscribes `handler` under `config`, starting its worker on the current tokio runtime.
-    fn subscribe<H: Handler>(&self, config: SubscriberConfig, handler: H) -> Result<(), SubscribeError>
+    fn subscribe<H: Handler>(
+        &self,
+        config: SubscriberConfig,
+        handler: H,
+    ) -> Result<(), SubscribeError>
     where
         Self: Sized,
     {

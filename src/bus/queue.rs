@@ -41,8 +41,15 @@ struct State {
 
 impl Queue {
     pub(crate) fn new(capacity: usize) -> Self {
-        assert!(capacity > 0, "queue capacity is validated before a queue is made");
-        Self { state: Mutex::new(State::default()), capacity, ready: Notify::new() }
+        assert!(
+            capacity > 0,
+            "queue capacity is validated before a queue is made"
+        );
+        Self {
+            state: Mutex::new(State::default()),
+            capacity,
+            ready: Notify::new(),
+        }
     }
 
     /// Appends `event` unless the queue is full or closed. Never waits.
@@ -56,7 +63,10 @@ impl Queue {
                 return Err(PushError::Full(event));
             }
             state.items.push_back(event);
-            debug_assert!(state.items.len() <= self.capacity, "queue over its capacity");
+            debug_assert!(
+                state.items.len() <= self.capacity,
+                "queue over its capacity"
+            );
         }
         self.ready.notify_one();
         Ok(())

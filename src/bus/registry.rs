@@ -52,7 +52,8 @@ impl Registry {
         for subscribers in self.by_topic.values_mut() {
             subscribers.retain(|s| !Arc::ptr_eq(s, &subscriber));
         }
-        self.by_topic.retain(|_, subscribers| !subscribers.is_empty());
+        self.by_topic
+            .retain(|_, subscribers| !subscribers.is_empty());
         Some(subscriber)
     }
 
@@ -78,7 +79,10 @@ impl Registry {
 /// subscriber alone. Never waits.
 pub(crate) fn publish_to(registry: &RwLock<Registry>, core: &Core, event: &Event) -> FanOut {
     #[cfg(feature = "mutants")]
-    if core.mutants.is_on(crate::mutants::Mutant::FanOutOutsideLock) {
+    if core
+        .mutants
+        .is_on(crate::mutants::Mutant::FanOutOutsideLock)
+    {
         let subscribers = read(registry).subscribers_of(event.topic()).to_vec();
         return push_to_each(core, &subscribers, event);
     }
@@ -93,14 +97,20 @@ fn push_to_each(core: &Core, subscribers: &[Arc<Subscriber>], event: &Event) -> 
             Ok(()) => {
                 fan_out.queued += 1;
                 Counters::bump(&subscriber.counters.enqueued);
-                core.observe(Observation::Enqueued { event, subscriber: &subscriber.name });
+                core.observe(Observation::Enqueued {
+                    event,
+                    subscriber: &subscriber.name,
+                });
             }
             Err(PushError::Full(event)) => {
                 fan_out.overflowed += 1;
                 overflow(core, subscriber, &event);
             }
             Err(PushError::Closed(event)) => {
-                let reason = subscriber.stop.reason().unwrap_or(DeadLetterReason::Shutdown);
+                let reason = subscriber
+                    .stop
+                    .reason()
+                    .unwrap_or(DeadLetterReason::Shutdown);
                 core.dead_letter(subscriber, &event, reason, Vec::new());
             }
         }
@@ -110,7 +120,10 @@ fn push_to_each(core: &Core, subscribers: &[Arc<Subscriber>], event: &Event) -> 
 
 fn push(core: &Core, subscriber: &Subscriber, event: Event) -> Result<(), PushError> {
     #[cfg(feature = "mutants")]
-    if core.mutants.is_on(crate::mutants::Mutant::QueueCheckThenPush) {
+    if core
+        .mutants
+        .is_on(crate::mutants::Mutant::QueueCheckThenPush)
+    {
         return subscriber.queue.push_in_two_steps(event);
     }
     let _ = core;
@@ -120,7 +133,10 @@ fn push(core: &Core, subscriber: &Subscriber, event: Event) -> Result<(), PushEr
 /// Records an event refused by `subscriber`'s full queue.
 fn overflow(core: &Core, subscriber: &Subscriber, event: &Event) {
     #[cfg(feature = "mutants")]
-    if core.mutants.is_on(crate::mutants::Mutant::OverflowWithoutRecord) {
+    if core
+        .mutants
+        .is_on(crate::mutants::Mutant::OverflowWithoutRecord)
+    {
         return;
     }
     core.dead_letter(subscriber, event, DeadLetterReason::Overflow, Vec::new());

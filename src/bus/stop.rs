@@ -20,7 +20,10 @@ impl StopSignal {
     /// Stops the worker for `reason`; the first reason given wins.
     pub(crate) fn stop(&self, reason: DeadLetterReason) {
         {
-            let mut current = self.reason.lock().unwrap_or_else(|poison| poison.into_inner());
+            let mut current = self
+                .reason
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
             current.get_or_insert(reason);
         }
         self.notify.notify_waiters();
@@ -28,7 +31,10 @@ impl StopSignal {
 
     /// The reason, once stopped.
     pub(crate) fn reason(&self) -> Option<DeadLetterReason> {
-        *self.reason.lock().unwrap_or_else(|poison| poison.into_inner())
+        *self
+            .reason
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     /// Resolves with the reason once the worker is told to stop.

@@ -46,7 +46,14 @@ impl fmt::Display for Topology {
         writeln!(
             f,
             "{:<20} {:<20} {:<13} {:>11} {:>8} {:>10} {:>7} {:>13}",
-            "topic", "subscriber", "mode", "queue", "handled", "suppressed", "failed", "dead-lettered"
+            "topic",
+            "subscriber",
+            "mode",
+            "queue",
+            "handled",
+            "suppressed",
+            "failed",
+            "dead-lettered"
         )?;
         for topic in &self.topics {
             for s in &topic.subscribers {
@@ -56,7 +63,14 @@ impl fmt::Display for Topology {
                 writeln!(
                     f,
                     "{:<20} {:<20} {:<13} {:>11} {:>8} {:>10} {:>7} {:>13}",
-                    topic.topic, s.name, mode, queue, c.handled, c.suppressed, c.failed, c.dead_lettered
+                    topic.topic,
+                    s.name,
+                    mode,
+                    queue,
+                    c.handled,
+                    c.suppressed,
+                    c.failed,
+                    c.dead_lettered
                 )?;
             }
         }

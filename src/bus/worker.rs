@@ -38,7 +38,9 @@ struct Work {
 
 impl Work {
     fn next_attempt(&self) -> u32 {
-        u32::try_from(self.attempts.len()).unwrap_or(u32::MAX).saturating_add(1)
+        u32::try_from(self.attempts.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1)
     }
 }
 
@@ -79,7 +81,11 @@ enum Step {
 
 impl Worker {
     pub(crate) fn new(subscriber: Arc<Subscriber>, core: Arc<Core>) -> Self {
-        Self { subscriber, core, retries: Retries::default() }
+        Self {
+            subscriber,
+            core,
+            retries: Retries::default(),
+        }
     }
 
     /// Runs until stopped; returns how many events it dead-lettered on the way out.
@@ -93,11 +99,15 @@ impl Worker {
                 work = self.next_work() => work,
             };
             let Some(work) = next else {
-                let reason = subscriber.stop.reason().unwrap_or(DeadLetterReason::Shutdown);
+                let reason = subscriber
+                    .stop
+                    .reason()
+                    .unwrap_or(DeadLetterReason::Shutdown);
                 return self.drain(reason);
             };
             if let Step::Stopped(reason) = self.process(work).await {
-                return self.drain(reason);
+                // The event that was running has been dead-lettered by its settle step.
+                return 1 + self.drain(reason);
             }
         }
     }
@@ -125,13 +135,12 @@ impl Worker {
             subscriber = %self.subscriber.name,
             key = work.event.key(),
         );
-        let step = match self.subscriber.config.mode {
+        match self.subscriber.config.mode {
             DeliveryMode::Ungated => self.run_ungated(work).instrument(span).await,
             DeliveryMode::AtMostOnce | DeliveryMode::AtLeastOnce => {
                 self.run_gated(work).instrument(span).await
             }
-        };
-        step
+        }
     }
 
     async fn run_ungated(&mut self, mut work: Work) -> Step {
@@ -154,15 +163,26 @@ impl Worker {
     async fn claim(&mut self, work: &mut Work) -> Option<ClaimToken> {
         let (sub, event) = (&self.subscriber, &work.event);
         let lease = sub.config.lease;
-        let claim = sub.store.claim(&sub.name, event.key(), event.fingerprint(), lease).await;
+        let claim = sub
+            .store
+            .claim(&sub.name, event.key(), event.fingerprint(), lease)
+            .await;
         match claim {
             Ok(ClaimOutcome::Claimed(token)) => {
-                self.core.observe(Observation::Claimed { event, subscriber: &sub.name, lease });
+                self.core.observe(Observation::Claimed {
+                    event,
+                    subscriber: &sub.name,
+                    lease,
+                });
                 return Some(token);
             }
             Ok(ClaimOutcome::Duplicate(holder)) => {
                 Counters::bump(&sub.counters.suppressed);
-                self.core.observe(Observation::Suppressed { event, subscriber: &sub.name, holder });
+                self.core.observe(Observation::Suppressed {
+                    event,
+                    subscriber: &sub.name,
+                    holder,
+                });
                 tracing::debug!(target: "eventgate::bus", state = ?holder.state, "suppressed duplicate");
                 self.core.finish(sub);
             }
@@ -174,12 +194,18 @@ impl Worker {
     }
 
     fn store_unavailable(&mut self, work: &mut Work, error: StoreError) {
-        let outcome = AttemptOutcome::StoreUnavailable { reason: error.to_string() };
-        work.attempts.push(self.record(work.next_attempt(), outcome));
+        let outcome = AttemptOutcome::StoreUnavailable {
+            reason: error.to_string(),
+        };
+        work.attempts
+            .push(self.record(work.next_attempt(), outcome));
         let mode = self.subscriber.config.mode;
         if mode == DeliveryMode::AtLeastOnce && self.may_retry(work) {
-            let taken = std::mem::replace(&mut work.attempts, Vec::new());
-            self.schedule_retry(Work { event: work.event.clone(), attempts: taken });
+            let taken = std::mem::take(&mut work.attempts);
+            self.schedule_retry(Work {
+                event: work.event.clone(),
+                attempts: taken,
+            });
         } else {
             self.dead_letter_now(work, DeadLetterReason::StoreUnavailable);
         }
@@ -190,7 +216,11 @@ impl Worker {
         let (sub, event) = (&self.subscriber, &work.event);
         let attempt = work.next_attempt();
         let started = self.record(attempt, AttemptOutcome::Succeeded);
-        self.core.observe(Observation::HandlerStarted { event, subscriber: &sub.name, attempt });
+        self.core.observe(Observation::HandlerStarted {
+            event,
+            subscriber: &sub.name,
+            attempt,
+        });
         let timeout = sub.config.handler_timeout;
         let outcome = attempt::run(sub.handler.as_ref(), event.clone(), timeout, &sub.stop).await;
         let ended = Observation::HandlerEnded {
@@ -204,13 +234,16 @@ impl Worker {
         if !outcome.is_success() && !matches!(outcome, AttemptOutcome::Cancelled { .. }) {
             Counters::bump(&sub.counters.failed);
         }
-        work.attempts.push(AttemptRecord { outcome: outcome.clone(), ..started });
+        work.attempts.push(AttemptRecord {
+            outcome: outcome.clone(),
+            ..started
+        });
         outcome
     }
 
     fn settle_without_gate(&mut self, work: Work, outcome: AttemptOutcome) -> Step {
         match outcome {
-            AttemptOutcome::Succeeded => self.handled(&work),
+            AttemptOutcome::Succeeded => self.handled(),
             AttemptOutcome::Cancelled { reason } => {
                 self.dead_letter_now(&work, reason);
                 return Step::Stopped(reason);
@@ -228,10 +261,13 @@ impl Worker {
     ) -> Step {
         #[cfg(feature = "mutants")]
         if outcome.is_success()
-            && self.core.mutants.is_on(crate::mutants::Mutant::ReleaseOnSuccess)
+            && self
+                .core
+                .mutants
+                .is_on(crate::mutants::Mutant::ReleaseOnSuccess)
         {
             self.release(&work, token).await;
-            self.handled(&work);
+            self.handled();
             return Step::Done;
         }
         self.complete(&work, token).await;
@@ -247,7 +283,7 @@ impl Worker {
         match outcome {
             AttemptOutcome::Succeeded => {
                 self.complete(&work, token).await;
-                self.handled(&work);
+                self.handled();
             }
             AttemptOutcome::Cancelled { reason } => {
                 self.release(&work, token).await;
@@ -270,7 +306,11 @@ impl Worker {
         let made = work.attempts.len();
         let allowed = self.subscriber.config.attempts_max as usize;
         #[cfg(feature = "mutants")]
-        if self.core.mutants.is_on(crate::mutants::Mutant::RetryPastBound) {
+        if self
+            .core
+            .mutants
+            .is_on(crate::mutants::Mutant::RetryPastBound)
+        {
             return made <= allowed;
         }
         made < allowed
@@ -282,7 +322,12 @@ impl Worker {
         let subscriber = &self.subscriber.name;
         Counters::bump(&self.subscriber.counters.retried);
         let event = &work.event;
-        self.core.observe(Observation::RetryScheduled { event, subscriber, attempt, after });
+        self.core.observe(Observation::RetryScheduled {
+            event,
+            subscriber,
+            attempt,
+            after,
+        });
         tracing::debug!(target: "eventgate::bus", attempt, after_ms = after.as_millis() as u64, "retry scheduled");
         let due = self.core.clock.now() + after;
         self.retries.schedule(due, work);
@@ -292,7 +337,11 @@ impl Worker {
         let (sub, event) = (&self.subscriber, &work.event);
         let ttl = sub.config.ttl;
         match sub.store.complete(&sub.name, event.key(), token, ttl).await {
-            Ok(()) => self.core.observe(Observation::Completed { event, subscriber: &sub.name, ttl }),
+            Ok(()) => self.core.observe(Observation::Completed {
+                event,
+                subscriber: &sub.name,
+                ttl,
+            }),
             Err(error) => tracing::warn!(
                 target: "eventgate::bus",
                 %error,
@@ -304,25 +353,34 @@ impl Worker {
     async fn release(&self, work: &Work, token: ClaimToken) {
         let (sub, event) = (&self.subscriber, &work.event);
         match sub.store.release(&sub.name, event.key(), token).await {
-            Ok(()) => self.core.observe(Observation::Released { event, subscriber: &sub.name }),
-            Err(error) => tracing::warn!(target: "eventgate::bus", %error, "could not release the key"),
+            Ok(()) => self.core.observe(Observation::Released {
+                event,
+                subscriber: &sub.name,
+            }),
+            Err(error) => {
+                tracing::warn!(target: "eventgate::bus", %error, "could not release the key")
+            }
         }
     }
 
-    fn handled(&self, work: &Work) {
+    fn handled(&self) {
         Counters::bump(&self.subscriber.counters.handled);
         self.core.finish(&self.subscriber);
-        let _ = work;
     }
 
     fn dead_letter_now(&self, work: &Work, reason: DeadLetterReason) {
         let attempts = work.attempts.clone();
-        self.core.dead_letter(&self.subscriber, &work.event, reason, attempts);
+        self.core
+            .dead_letter(&self.subscriber, &work.event, reason, attempts);
         self.core.finish(&self.subscriber);
     }
 
     fn record(&self, attempt: u32, outcome: AttemptOutcome) -> AttemptRecord {
-        AttemptRecord { attempt, outcome, started_at_unix_ms: self.core.clock.unix_now_ms() }
+        AttemptRecord {
+            attempt,
+            outcome,
+            started_at_unix_ms: self.core.clock.unix_now_ms(),
+        }
     }
 
     /// Dead-letters everything the worker still holds or that waits in its queue.
@@ -348,5 +406,8 @@ impl Worker {
 }
 
 fn first(event: Event) -> Work {
-    Work { event, attempts: Vec::new() }
+    Work {
+        event,
+        attempts: Vec::new(),
+    }
 }

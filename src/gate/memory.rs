@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::store::{ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, StoreError};
 use super::store::StoreFuture;
+use super::store::{ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, StoreError};
 use crate::clock::Clock;
 use crate::defaults;
 use crate::mutants::Mutants;
@@ -52,8 +52,15 @@ struct Shard {
 
 #[derive(Debug, Clone, Copy)]
 enum Record {
-    InProgress { token: ClaimToken, fingerprint: u64, lease_until: Instant },
-    Completed { fingerprint: u64, until: Instant },
+    InProgress {
+        token: ClaimToken,
+        fingerprint: u64,
+        lease_until: Instant,
+    },
+    Completed {
+        fingerprint: u64,
+        until: Instant,
+    },
 }
 
 impl Record {
@@ -73,7 +80,10 @@ impl Record {
             Record::InProgress { .. } => HolderState::InProgress,
             Record::Completed { .. } => HolderState::Completed,
         };
-        Holder { state, expires_in: self.expires_at().saturating_duration_since(now) }
+        Holder {
+            state,
+            expires_in: self.expires_at().saturating_duration_since(now),
+        }
     }
 
     fn fingerprint(&self) -> u64 {
@@ -96,7 +106,10 @@ impl MemoryStore {
     /// # Panics
     /// When `capacity_keys` is zero: a store that can hold nothing is a configuration bug.
     pub fn with_capacity(clock: Arc<dyn Clock>, capacity_keys: usize) -> Self {
-        assert!(capacity_keys > 0, "a memory store needs room for at least one key");
+        assert!(
+            capacity_keys > 0,
+            "a memory store needs room for at least one key"
+        );
         let shards = (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect();
         Self {
             shards,
@@ -154,7 +167,9 @@ impl MemoryStore {
         }
         self.sweep(now);
         self.try_claim(subscriber, key, fingerprint, lease, now)
-            .ok_or(StoreError::Full { capacity_keys: self.capacity_keys })
+            .ok_or(StoreError::Full {
+                capacity_keys: self.capacity_keys,
+            })
     }
 
     /// [`GateStore::complete`], synchronously.
@@ -167,9 +182,15 @@ impl MemoryStore {
     ) -> Result<(), StoreError> {
         let until = self.now() + ttl;
         let mut shard = lock(self.shard(subscriber, key));
-        let record = shard.record_mut(subscriber, key).ok_or(StoreError::LeaseLost)?;
+        let record = shard
+            .record_mut(subscriber, key)
+            .ok_or(StoreError::LeaseLost)?;
         match *record {
-            Record::InProgress { token: held, fingerprint, .. } if held == token => {
+            Record::InProgress {
+                token: held,
+                fingerprint,
+                ..
+            } if held == token => {
                 *record = Record::Completed { fingerprint, until };
                 drop(shard);
                 self.note_expiry(until);
@@ -213,9 +234,15 @@ impl MemoryStore {
         let mut shard = lock(self.shard(subscriber, key));
         let token = ClaimToken(u128::from(self.next_token.fetch_add(1, Ordering::Relaxed)));
         let lease_until = now + lease;
-        let claimed = Record::InProgress { token, fingerprint, lease_until };
+        let claimed = Record::InProgress {
+            token,
+            fingerprint,
+            lease_until,
+        };
         match shard.record_mut(subscriber, key) {
-            Some(record) if record.is_live(now) => return Some(answer_live(record, fingerprint, now)),
+            Some(record) if record.is_live(now) => {
+                return Some(answer_live(record, fingerprint, now));
+            }
             Some(expired) => *expired = claimed,
             None => {
                 if !self.reserve_slot() {
@@ -241,16 +268,24 @@ impl MemoryStore {
         lease: Duration,
         now: Instant,
     ) -> Option<ClaimOutcome> {
-        let found = lock(self.shard(subscriber, key)).record_mut(subscriber, key).copied();
+        let found = lock(self.shard(subscriber, key))
+            .record_mut(subscriber, key)
+            .copied();
         match found {
-            Some(record) if record.is_live(now) => return Some(answer_live(&record, fingerprint, now)),
+            Some(record) if record.is_live(now) => {
+                return Some(answer_live(&record, fingerprint, now));
+            }
             Some(_expired) => {}
             None if !self.reserve_slot() => return None,
             None => {}
         }
         let token = ClaimToken(u128::from(self.next_token.fetch_add(1, Ordering::Relaxed)));
         let lease_until = now + lease;
-        let claimed = Record::InProgress { token, fingerprint, lease_until };
+        let claimed = Record::InProgress {
+            token,
+            fingerprint,
+            lease_until,
+        };
         lock(self.shard(subscriber, key)).insert(subscriber, key, claimed);
         self.note_expiry(lease_until);
         Some(ClaimOutcome::Claimed(token))
@@ -444,7 +479,13 @@ mod tests {
 
         clock.advance(TTL - Duration::from_millis(1));
         let again = store.claim_now("s", "k", 1, LEASE).unwrap();
-        assert!(matches!(again, ClaimOutcome::Duplicate(Holder { state: HolderState::Completed, .. })));
+        assert!(matches!(
+            again,
+            ClaimOutcome::Duplicate(Holder {
+                state: HolderState::Completed,
+                ..
+            })
+        ));
 
         clock.advance(Duration::from_millis(1));
         claimed(store.claim_now("s", "k", 1, LEASE));
@@ -455,7 +496,13 @@ mod tests {
         let (clock, store) = store(10);
         claimed(store.claim_now("s", "k", 1, LEASE));
         let again = store.claim_now("s", "k", 1, LEASE).unwrap();
-        assert!(matches!(again, ClaimOutcome::Duplicate(Holder { state: HolderState::InProgress, .. })));
+        assert!(matches!(
+            again,
+            ClaimOutcome::Duplicate(Holder {
+                state: HolderState::InProgress,
+                ..
+            })
+        ));
         clock.advance(LEASE);
         claimed(store.claim_now("s", "k", 1, LEASE));
     }
@@ -464,7 +511,10 @@ mod tests {
     fn other_fingerprint_on_a_live_key_is_a_conflict() {
         let (_clock, store) = store(10);
         claimed(store.claim_now("s", "k", 1, LEASE));
-        assert!(matches!(store.claim_now("s", "k", 2, LEASE), Ok(ClaimOutcome::Conflict(_))));
+        assert!(matches!(
+            store.claim_now("s", "k", 2, LEASE),
+            Ok(ClaimOutcome::Conflict(_))
+        ));
     }
 
     #[test]
@@ -480,12 +530,21 @@ mod tests {
         let first = claimed(store.claim_now("s", "k", 1, LEASE));
         store.release_now("s", "k", first).unwrap();
         let second = claimed(store.claim_now("s", "k", 1, LEASE));
-        assert_eq!(store.release_now("s", "k", first), Err(StoreError::LeaseLost));
-        assert_eq!(store.complete_now("s", "k", first, TTL), Err(StoreError::LeaseLost));
+        assert_eq!(
+            store.release_now("s", "k", first),
+            Err(StoreError::LeaseLost)
+        );
+        assert_eq!(
+            store.complete_now("s", "k", first, TTL),
+            Err(StoreError::LeaseLost)
+        );
 
         clock.advance(LEASE);
         let third = claimed(store.claim_now("s", "k", 1, LEASE));
-        assert_eq!(store.complete_now("s", "k", second, TTL), Err(StoreError::LeaseLost));
+        assert_eq!(
+            store.complete_now("s", "k", second, TTL),
+            Err(StoreError::LeaseLost)
+        );
         store.complete_now("s", "k", third, TTL).unwrap();
     }
 
@@ -498,7 +557,10 @@ mod tests {
             store.claim_now("s", "c", 1, LEASE),
             Err(StoreError::Full { capacity_keys: 2 })
         );
-        assert!(matches!(store.claim_now("s", "a", 1, LEASE), Ok(ClaimOutcome::Duplicate(_))));
+        assert!(matches!(
+            store.claim_now("s", "a", 1, LEASE),
+            Ok(ClaimOutcome::Duplicate(_))
+        ));
         assert_eq!(store.len(), 2);
     }
 
@@ -511,6 +573,9 @@ mod tests {
         clock.advance(LEASE - Duration::from_secs(1));
         claimed(store.claim_now("s", "c", 1, LEASE));
         assert_eq!(store.len(), 2);
-        assert!(matches!(store.claim_now("s", "b", 1, LEASE), Ok(ClaimOutcome::Duplicate(_))));
+        assert!(matches!(
+            store.claim_now("s", "b", 1, LEASE),
+            Ok(ClaimOutcome::Duplicate(_))
+        ));
     }
 }

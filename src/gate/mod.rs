@@ -15,4 +15,6 @@ mod memory;
 mod store;
 
 pub use memory::MemoryStore;
-pub use store::{ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, StoreError, StoreFuture};
+pub use store::{
+    ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, StoreError, StoreFuture,
+};

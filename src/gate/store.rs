@@ -40,8 +40,12 @@ pub trait GateStore: Send + Sync + fmt::Debug + 'static {
 
     /// Removes a claimed record so the key can be claimed again. Fails with
     /// [`StoreError::LeaseLost`] when `token` no longer holds the record.
-    fn release<'a>(&'a self, subscriber: &'a str, key: &'a str, token: ClaimToken)
-    -> StoreFuture<'a, ()>;
+    fn release<'a>(
+        &'a self,
+        subscriber: &'a str,
+        key: &'a str,
+        token: ClaimToken,
+    ) -> StoreFuture<'a, ()>;
 }
 
 /// Proof of holding a claim: only its holder can complete or release the record.

@@ -16,7 +16,7 @@ pub use store::{Change, InMemoryJobStore, JobError, JobStore, JobStoreFuture};
 
 use crate::bus::{EventBus, PublishError, PublishReceipt};
 use crate::clock::Clock;
-use crate::event::{NewEvent, TypedEvent};
+use crate::event::NewEvent;
 use crate::mutants::Mutants;
 
 /// A job's new state, and what became of its event.
@@ -41,7 +41,12 @@ pub struct JobService<B, S = InMemoryJobStore> {
 impl<B: EventBus, S: JobStore> JobService<B, S> {
     /// A service storing jobs in `store`, publishing on `bus`, reading time from `clock`.
     pub fn new(bus: B, store: Arc<S>, clock: Arc<dyn Clock>) -> Self {
-        Self { bus, store, clock, mutants: Mutants::none() }
+        Self {
+            bus,
+            store,
+            clock,
+            mutants: Mutants::none(),
+        }
     }
 
     /// The same service with `mutants` switched on.
@@ -72,35 +77,56 @@ impl<B: EventBus, S: JobStore> JobService<B, S> {
 
     /// Moves a queued job to running.
     pub async fn start(&self, id: JobId) -> Result<Job, JobError> {
-        let change = Change { at_unix_ms: self.clock.unix_now_ms(), ..Change::default() };
+        let change = Change {
+            at_unix_ms: self.clock.unix_now_ms(),
+            ..Change::default()
+        };
         let job = self.store.transition(id, JobState::Running, change).await?;
         tracing::debug!(target: "eventgate::jobs", job_id = %id, "job started");
         Ok(job)
     }
 
     /// Completes a running job with `output`, then publishes `job_completed`.
-    pub async fn complete(&self, id: JobId, output: serde_json::Value) -> Result<JobUpdate, JobError> {
+    pub async fn complete(
+        &self,
+        id: JobId,
+        output: serde_json::Value,
+    ) -> Result<JobUpdate, JobError> {
         let at_unix_ms = self.clock.unix_now_ms();
-        let change = Change { output: Some(output), at_unix_ms, ..Change::default() };
+        let change = Change {
+            output: Some(output),
+            at_unix_ms,
+            ..Change::default()
+        };
         self.end(id, JobState::Completed, change).await
     }
 
     /// Fails a running job with `error`, then publishes `job_failed`.
     pub async fn fail(&self, id: JobId, error: impl Into<String>) -> Result<JobUpdate, JobError> {
         let at_unix_ms = self.clock.unix_now_ms();
-        let change = Change { error: Some(error.into()), at_unix_ms, ..Change::default() };
+        let change = Change {
+            error: Some(error.into()),
+            at_unix_ms,
+            ..Change::default()
+        };
         self.end(id, JobState::Failed, change).await
     }
 
     async fn end(&self, id: JobId, to: JobState, change: Change) -> Result<JobUpdate, JobError> {
         #[cfg(feature = "mutants")]
-        if self.mutants.is_on(crate::mutants::Mutant::PublishBeforeStore) {
+        if self
+            .mutants
+            .is_on(crate::mutants::Mutant::PublishBeforeStore)
+        {
             return self.end_publishing_first(id, to, change).await;
         }
         let job = self.store.transition(id, to, change).await?;
         let published = self.publish_end(&job);
         #[cfg(feature = "mutants")]
-        if self.mutants.is_on(crate::mutants::Mutant::PublishAwaitsSubscribers) {
+        if self
+            .mutants
+            .is_on(crate::mutants::Mutant::PublishAwaitsSubscribers)
+        {
             self.bus.idle().await;
         }
         tracing::info!(target: "eventgate::jobs", job_id = %id, state = ?to, "job ended");
@@ -139,8 +165,9 @@ impl<B: EventBus, S: JobStore> JobService<B, S> {
     }
 }
 
-/// The event announcing `job`'s end.
+/// The event announcing `job`'s end (`job` is Completed or Failed).
 fn end_event(job: &Job) -> Result<NewEvent, PublishError> {
+    debug_assert!(matches!(job.state, JobState::Completed | JobState::Failed));
     let event = match job.state {
         JobState::Completed => NewEvent::typed(&JobCompleted {
             job_id: job.id,
@@ -155,7 +182,5 @@ fn end_event(job: &Job) -> Result<NewEvent, PublishError> {
             failed_at_unix_ms: job.updated_at_unix_ms,
         }),
     };
-    debug_assert!(matches!(job.state, JobState::Completed | JobState::Failed));
-    let _ = <JobCompleted as TypedEvent>::TOPIC;
     Ok(event?)
 }

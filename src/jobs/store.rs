@@ -79,14 +79,20 @@ impl InMemoryJobStore {
     }
 
     fn jobs(&self) -> std::sync::MutexGuard<'_, Jobs> {
-        self.jobs.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.jobs
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     fn transition_now(&self, id: JobId, to: JobState, change: Change) -> Result<Job, JobError> {
         let mut jobs = self.jobs();
         let job = jobs.by_id.get_mut(&id).ok_or(JobError::UnknownJob(id))?;
         if !job.state.can_move_to(to) {
-            return Err(JobError::InvalidTransition { id, from: job.state, to });
+            return Err(JobError::InvalidTransition {
+                id,
+                from: job.state,
+                to,
+            });
         }
         job.state = to;
         job.output = change.output.or(job.output.take());
@@ -113,7 +119,12 @@ impl JobStore for InMemoryJobStore {
     }
 
     fn get(&self, id: JobId) -> JobStoreFuture<'_, Job> {
-        let job = self.jobs().by_id.get(&id).cloned().ok_or(JobError::UnknownJob(id));
+        let job = self
+            .jobs()
+            .by_id
+            .get(&id)
+            .cloned()
+            .ok_or(JobError::UnknownJob(id));
         Box::pin(std::future::ready(job))
     }
 

@@ -1,0 +1,14 @@
+//! Integration tests of the bus, the gate and the job service, under paused tokio time.
+//!
+//! Each module states one area's guarantees as tests that fail when the guarantee breaks.
+//! Time is tokio's paused clock: a hung handler costs no real time, and "no virtual time
+//! passes inside publish" is an exact assertion, not a race.
+
+mod common;
+
+mod accounting;
+mod config;
+mod gate;
+mod isolation;
+mod lifecycle;
+mod retries;
