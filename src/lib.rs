@@ -62,7 +62,14 @@ pub mod gate;
 pub mod jobs;
 pub mod mutants;
 mod sync;
+#[cfg(feature = "testkit")]
+#[doc(hidden)]
+pub mod testkit;
 pub mod webhook;
+
+/// The bus core for the loom models in `tests/loom/`; not API (see the module docs).
+#[doc(hidden)]
+pub use bus::model_seam;
 
 pub use bus::{
     DeliveryMode, EventBus, HandlerError, InMemoryEventBus, PublishReceipt, StorePolicy,
