@@ -162,7 +162,14 @@ fn eventgate_bus(
     };
     group.bench_function(BenchmarkId::new(name, subscribers), |b| {
         b.iter_custom(|iters| {
-            runtime.block_on(publish_batches(&bus, &done, &events, &mut next, subscribers, iters))
+            runtime.block_on(publish_batches(
+                &bus,
+                &done,
+                &events,
+                &mut next,
+                subscribers,
+                iters,
+            ))
         })
     });
 }

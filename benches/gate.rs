@@ -68,7 +68,10 @@ fn main() {
 
 fn fresh_store() -> Arc<MemoryStore> {
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::system());
-    Arc::new(MemoryStore::with_capacity(clock, 4 * support::KEYS_DISTINCT))
+    Arc::new(MemoryStore::with_capacity(
+        clock,
+        4 * support::KEYS_DISTINCT,
+    ))
 }
 
 /// Claims `key` and, when it was free, completes it: a handler's trip through the gate.

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
-use eventgate::{DeliveryMode, Event, EventBus, HandlerError, InMemoryEventBus, NewEvent};
 use eventgate::SubscriberConfig;
+use eventgate::{DeliveryMode, Event, EventBus, HandlerError, InMemoryEventBus, NewEvent};
 use support::{Done, batches};
 
 /// Subscribers on the topic in both rows.
@@ -59,7 +59,8 @@ fn subscribe_hung(bus: &InMemoryEventBus) {
         .mode(DeliveryMode::Ungated)
         .handler_timeout(HUNG_TIMEOUT)
         .lease(2 * HUNG_TIMEOUT);
-    bus.subscribe(config, hang).expect("the hung subscriber subscribes");
+    bus.subscribe(config, hang)
+        .expect("the hung subscriber subscribes");
 }
 
 /// Publishes `iters` prepared events in batches; returns the time spent inside `publish`.

@@ -154,7 +154,8 @@ pub fn bus_with(
         let config = SubscriberConfig::new(format!("counting-{index}"), [TOPIC])
             .mode(mode)
             .ttl(KEY_TTL);
-        bus.subscribe(config, handler).expect("a benchmark subscriber subscribes");
+        bus.subscribe(config, handler)
+            .expect("a benchmark subscriber subscribes");
     }
     bus
 }
