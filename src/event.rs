@@ -10,7 +10,7 @@
 //! publishes about the same job are duplicates of each other whatever their ids.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -151,13 +151,12 @@ impl NewEvent {
 
     /// Turns the draft into a published event with `id`, stamped at `published_at_unix_ms`.
     pub(crate) fn into_event(self, id: EventId, published_at_unix_ms: u64) -> Event {
-        let fingerprint = fingerprint(self.payload.as_bytes());
         Event(Arc::new(EventInner {
             id,
             topic: self.topic,
             key: self.key,
             payload: self.payload,
-            fingerprint,
+            fingerprint: OnceLock::new(),
             published_at_unix_ms,
         }))
     }
@@ -174,8 +173,9 @@ struct EventInner {
     key: Arc<str>,
     #[serde(skip)]
     payload: Arc<str>,
+    /// Computed on first use: only gated subscribers read it, and most events have none.
     #[serde(skip)]
-    fingerprint: u64,
+    fingerprint: OnceLock<u64>,
     published_at_unix_ms: u64,
 }
 
@@ -203,7 +203,10 @@ impl Event {
     /// A stable 64-bit hash of the payload bytes, used to detect a key reused for another
     /// payload.
     pub fn fingerprint(&self) -> u64 {
-        self.0.fingerprint
+        *self
+            .0
+            .fingerprint
+            .get_or_init(|| fingerprint(self.0.payload.as_bytes()))
     }
 
     /// When the event was published, in unix milliseconds on the bus's clock.
@@ -291,13 +294,11 @@ impl EventId {
         Self::from_text(&id).unwrap_or_else(|| Self(IdText::Shared(Arc::from(id))))
     }
 
-    /// The id for `sequence` under `prefix`: `evt_{prefix:016x}{sequence:08x}`.
-    fn generated(prefix: u64, sequence: u64) -> Self {
+    /// The id for `sequence` after `head` (see [`id_head`]): `evt_{prefix:016x}{sequence:08x}`.
+    fn generated(head: &[u8; ID_HEAD_BYTES], sequence: u64) -> Self {
         let mut bytes = [0u8; ID_INLINE_BYTES];
-        bytes[..4].copy_from_slice(b"evt_");
-        let mut len = 4;
-        len += write_hex(&mut bytes[len..], prefix, 16);
-        len += write_hex(&mut bytes[len..], sequence, 8);
+        bytes[..ID_HEAD_BYTES].copy_from_slice(head);
+        let len = ID_HEAD_BYTES + write_hex(&mut bytes[ID_HEAD_BYTES..], sequence, 8);
         debug_assert!(len <= ID_INLINE_BYTES, "a generated id fits inline");
         Self(IdText::Inline {
             len: len as u8,
@@ -325,6 +326,18 @@ impl EventId {
             IdText::Shared(text) => text,
         }
     }
+}
+
+/// The length of `evt_` and a prefix in 16 hex digits.
+const ID_HEAD_BYTES: usize = 20;
+
+/// `evt_` and `prefix` in 16 hex digits: the part of an id that one source never changes.
+fn id_head(prefix: u64) -> [u8; ID_HEAD_BYTES] {
+    let mut head = [0u8; ID_HEAD_BYTES];
+    head[..4].copy_from_slice(b"evt_");
+    let digits = write_hex(&mut head[4..], prefix, 16);
+    debug_assert_eq!(4 + digits, ID_HEAD_BYTES, "a prefix is 16 hex digits");
+    head
 }
 
 /// Writes `value` in lowercase hex, at least `digits_min` digits with leading zeros, at the
@@ -395,14 +408,24 @@ impl fmt::Display for EventId {
     }
 }
 
+impl fmt::Debug for EventIds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let head = std::str::from_utf8(&self.head).unwrap_or_default();
+        f.debug_struct("EventIds")
+            .field("head", &head)
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
 /// Hands out event ids that stay unique across a process restart.
 ///
 /// Each source has a 64-bit prefix drawn at creation (from the operating system in
 /// production, from the run's seeded generator in a simulation) and a counter. A counter
 /// alone would start again at zero after a restart and reuse webhook ids.
-#[derive(Debug)]
 pub struct EventIds {
-    prefix: u64,
+    /// `evt_` and the prefix, written once.
+    head: [u8; ID_HEAD_BYTES],
     next: AtomicU64,
 }
 
@@ -420,7 +443,7 @@ impl EventIds {
     /// A source with a fixed prefix.
     pub fn with_prefix(prefix: u64) -> Self {
         Self {
-            prefix,
+            head: id_head(prefix),
             next: AtomicU64::new(0),
         }
     }
@@ -428,7 +451,7 @@ impl EventIds {
     /// The next id.
     pub fn next_id(&self) -> EventId {
         let sequence = self.next.fetch_add(1, Ordering::Relaxed);
-        EventId::generated(self.prefix, sequence)
+        EventId::generated(&self.head, sequence)
     }
 }
 
@@ -502,7 +525,7 @@ mod tests {
             (u64::MAX, u64::MAX),
         ];
         for (prefix, sequence) in cases {
-            let id = EventId::generated(prefix, sequence);
+            let id = EventId::generated(&id_head(prefix), sequence);
             let expected = format!("evt_{prefix:016x}{sequence:08x}");
             assert_eq!(id.as_str(), expected);
             assert_eq!(id.to_string(), expected);
