@@ -56,7 +56,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let settled = settled_peak_kib.unwrap_or_default();
     let end = status_kib("VmHWM")?;
-    println!("peak grew by {} KiB after the queues and dead letters filled", end - settled);
+    println!(
+        "peak grew by {} KiB after the queues and dead letters filled",
+        end - settled
+    );
     if end > settled + GROWTH_ALLOWED_KIB {
         anyhow::bail!("memory grew with the event count: {settled} KiB -> {end} KiB");
     }
@@ -85,7 +88,9 @@ fn subscribe(bus: &InMemoryEventBus) -> anyhow::Result<()> {
 fn report(bus: &InMemoryEventBus, published: u64) -> anyhow::Result<u64> {
     let peak_kib = status_kib("VmHWM")?;
     let resident_kib = status_kib("VmRSS")?;
-    let hung = bus.subscriber("hung").ok_or_else(|| anyhow::anyhow!("hung is gone"))?;
+    let hung = bus
+        .subscriber("hung")
+        .ok_or_else(|| anyhow::anyhow!("hung is gone"))?;
     let dead_lettered: u64 = ["healthy", "hung"]
         .iter()
         .filter_map(|name| bus.subscriber(name))
