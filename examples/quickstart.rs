@@ -32,8 +32,13 @@ async fn main() -> anyhow::Result<()> {
     let jobs = JobService::new(bus.clone(), Arc::new(InMemoryJobStore::new()), bus.clock());
     let job = jobs.create("thumbnail").await?;
     jobs.start(job.id).await?;
-    let update = jobs.complete(job.id, serde_json::json!({ "pixels": 4096 })).await?;
-    println!("completed job {}: queued for {} subscribers", job.id, update.published?.queued);
+    let update = jobs
+        .complete(job.id, serde_json::json!({ "pixels": 4096 }))
+        .await?;
+    println!(
+        "completed job {}: queued for {} subscribers",
+        job.id, update.published?.queued
+    );
 
     // A retry of the same publish: same key, same payload. The gate suppresses it.
     let completed = JobCompleted {

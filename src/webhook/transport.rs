@@ -95,7 +95,7 @@ impl fmt::Display for Scheme {
 }
 
 /// Why a URL cannot be delivered to.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum UrlError {
     /// The URL is relative.
     #[error("missing scheme")]
