@@ -91,6 +91,9 @@ fn report(bus: &InMemoryEventBus, published: u64) -> anyhow::Result<u64> {
     let hung = bus
         .subscriber("hung")
         .ok_or_else(|| anyhow::anyhow!("hung is gone"))?;
+    let healthy = bus
+        .subscriber("healthy")
+        .ok_or_else(|| anyhow::anyhow!("healthy is gone"))?;
     let dead_lettered: u64 = ["healthy", "hung"]
         .iter()
         .filter_map(|name| bus.subscriber(name))
@@ -99,8 +102,11 @@ fn report(bus: &InMemoryEventBus, published: u64) -> anyhow::Result<u64> {
     let evicted = bus.dead_letters_evicted();
     println!(
         "published {published:>9}  peak {peak_kib:>7} KiB  resident {resident_kib:>7} KiB  \
-         hung queue {:>5}  dead letters kept {:>6}  evicted {evicted:>7}",
+         hung queue {:>5}  healthy handled {:>7} overflowed {:>7}  \
+         dead letters kept {:>6}  evicted {evicted:>7}",
         hung.queue_depth,
+        healthy.counters.handled,
+        healthy.counters.overflowed,
         dead_lettered - evicted,
     );
     Ok(peak_kib)
