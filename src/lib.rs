@@ -62,10 +62,18 @@ pub mod gate;
 pub mod jobs;
 pub mod mutants;
 mod sync;
+#[cfg(feature = "testkit")]
+#[doc(hidden)]
+pub mod testkit;
 pub mod webhook;
 
+/// The bus core for the loom models in `tests/loom/`; not API (see the module docs).
+#[doc(hidden)]
+pub use bus::model_seam;
+
 pub use bus::{
-    DeliveryMode, EventBus, HandlerError, InMemoryEventBus, PublishReceipt, SubscriberConfig,
+    DeliveryMode, EventBus, HandlerError, InMemoryEventBus, PublishReceipt, StorePolicy,
+    SubscriberConfig,
 };
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use event::{Event, EventId, NewEvent, TypedEvent};

@@ -40,6 +40,27 @@ impl DeliveryMode {
     }
 }
 
+/// What a gated subscriber does with an event when its gate store cannot be reached.
+///
+/// The choice is explicit because each side gives something up: failing closed never runs a
+/// side effect twice but leaves events unhandled while the store is away; failing open keeps
+/// handling them but lets duplicates through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorePolicy {
+    /// The default. At most once: the event is dead-lettered as `store-unavailable` and the
+    /// handler does not run. At least once: the claim is retried with backoff within
+    /// `attempts_max`, then dead-lettered as `store-unavailable`. Nothing runs twice.
+    #[default]
+    FailClosed,
+    /// Run the handler without the gate, as an ungated subscriber would. This gives up the
+    /// gate's promise for that event: a duplicate delivered while the store is away (or one
+    /// that arrives later, since no record was written) runs the handler again, and in
+    /// at-least-once mode two attempts for one key are no longer kept from overlapping
+    /// across processes. Choose it only for handlers that are harmless to repeat.
+    FailOpen,
+}
+
 /// Why a subscription was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubscribeError {
@@ -100,6 +121,7 @@ pub struct SubscriberConfig {
     pub(crate) backoff_initial: Duration,
     pub(crate) backoff_max: Duration,
     pub(crate) store: Option<Arc<dyn GateStore>>,
+    pub(crate) on_store_unavailable: StorePolicy,
 }
 
 impl SubscriberConfig {
@@ -120,6 +142,7 @@ impl SubscriberConfig {
             backoff_initial: defaults::BACKOFF_INITIAL,
             backoff_max: defaults::BACKOFF_MAX,
             store: None,
+            on_store_unavailable: StorePolicy::FailClosed,
         }
     }
 
@@ -169,6 +192,13 @@ impl SubscriberConfig {
     /// A gate store for this subscriber instead of the bus's.
     pub fn store(mut self, store: Arc<dyn GateStore>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// What to do with an event when the gate store cannot be reached (default
+    /// [`StorePolicy::FailClosed`]; see [`StorePolicy::FailOpen`] for what opting out costs).
+    pub fn on_store_unavailable(mut self, policy: StorePolicy) -> Self {
+        self.on_store_unavailable = policy;
         self
     }
 

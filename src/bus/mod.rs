@@ -25,6 +25,8 @@ mod counters;
 mod dead_letter;
 mod handler;
 mod in_memory;
+#[doc(hidden)]
+pub mod model_seam;
 mod observer;
 mod queue;
 mod registry;
@@ -40,7 +42,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use attempt::{AttemptOutcome, AttemptRecord};
-pub use config::{BusConfig, DeliveryMode, SubscribeError, SubscriberConfig};
+pub use config::{BusConfig, DeliveryMode, StorePolicy, SubscribeError, SubscriberConfig};
 pub use counters::CounterSnapshot;
 pub use dead_letter::{DeadLetter, DeadLetterReason};
 pub use handler::{Handler, HandlerError, HandlerFuture, TypedHandler, typed};

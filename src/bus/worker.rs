@@ -10,6 +10,10 @@
 //! takes no new events, so the queue fills and overflows are recorded rather than memory
 //! growing.
 //!
+//! When the gate store cannot be reached, the subscriber's [`StorePolicy`] decides: by
+//! default the event fails closed (dead-lettered as `store-unavailable` in at-most-once mode,
+//! retried within the attempt budget in at-least-once mode); failing open runs it ungated.
+//!
 //! When told to stop (unsubscribe, shutdown), the worker cancels the running handler,
 //! dead-letters it, everything waiting for a retry and everything still queued, with the
 //! stop's reason, and returns how many it dead-lettered.
@@ -21,7 +25,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::attempt::{self, AttemptOutcome, AttemptRecord};
-use super::config::DeliveryMode;
+use super::config::{DeliveryMode, StorePolicy};
 use super::core::Core;
 use super::counters::Counters;
 use super::dead_letter::DeadLetterReason;
@@ -71,6 +75,16 @@ pub(crate) struct Worker {
     subscriber: Arc<Subscriber>,
     core: Arc<Core>,
     retries: Retries,
+}
+
+/// What the gate decided about one event.
+enum Admission {
+    /// The key is claimed with this token: run the handler.
+    Claimed(ClaimToken),
+    /// The store is away and the subscriber fails open: run the handler without the gate.
+    FailOpen,
+    /// The event was settled without running (duplicate, dead letter or scheduled retry).
+    Settled,
 }
 
 /// How processing one event ended for the worker loop.
@@ -165,8 +179,10 @@ impl Worker {
     }
 
     async fn run_gated(&mut self, mut work: Work) -> Step {
-        let Some(token) = self.claim(&mut work).await else {
-            return Step::Done;
+        let token = match self.claim(&mut work).await {
+            Admission::Claimed(token) => token,
+            Admission::FailOpen => return self.run_fail_open(work).await,
+            Admission::Settled => return Step::Done,
         };
         let outcome = self.attempt(&mut work).await;
         match self.subscriber.config.mode {
@@ -175,8 +191,21 @@ impl Worker {
         }
     }
 
-    /// Claims the event's key; `None` when the event was settled without running.
-    async fn claim(&mut self, work: &mut Work) -> Option<ClaimToken> {
+    /// Runs the handler without the gate: the store is away and the subscriber fails open.
+    /// A failure is retried in at-least-once mode (the retry tries the gate again).
+    async fn run_fail_open(&mut self, mut work: Work) -> Step {
+        let outcome = self.attempt(&mut work).await;
+        let failed = !outcome.is_success() && !matches!(outcome, AttemptOutcome::Cancelled { .. });
+        let at_least_once = self.subscriber.config.mode == DeliveryMode::AtLeastOnce;
+        if failed && at_least_once && self.may_retry(&work) {
+            self.schedule_retry(work);
+            return Step::Done;
+        }
+        self.settle_without_gate(work, outcome)
+    }
+
+    /// Claims the event's key, or settles the event without running it.
+    async fn claim(&mut self, work: &mut Work) -> Admission {
         let (sub, event) = (&self.subscriber, &work.event);
         let lease = sub.config.lease;
         let claim = sub
@@ -190,7 +219,7 @@ impl Worker {
                     subscriber: &sub.name,
                     lease,
                 });
-                return Some(token);
+                return Admission::Claimed(token);
             }
             Ok(ClaimOutcome::Duplicate(holder)) => {
                 Counters::bump(&sub.counters.suppressed);
@@ -204,12 +233,23 @@ impl Worker {
             }
             Ok(ClaimOutcome::Conflict(_)) => self.dead_letter_now(work, DeadLetterReason::Conflict),
             Err(StoreError::Full { .. }) => self.dead_letter_now(work, DeadLetterReason::StoreFull),
-            Err(error) => self.store_unavailable(work, error),
+            Err(error) => return self.store_unavailable(work, error),
         }
-        None
+        Admission::Settled
     }
 
-    fn store_unavailable(&mut self, work: &mut Work, error: StoreError) {
+    /// Applies the subscriber's [`StorePolicy`] to an event whose claim could not be made.
+    fn store_unavailable(&mut self, work: &mut Work, error: StoreError) -> Admission {
+        if self.subscriber.config.on_store_unavailable == StorePolicy::FailOpen {
+            let subscriber = &*self.subscriber.name;
+            tracing::warn!(
+                target: "eventgate::bus",
+                subscriber,
+                %error,
+                "gate store unavailable; running ungated"
+            );
+            return Admission::FailOpen;
+        }
         let outcome = AttemptOutcome::StoreUnavailable {
             reason: error.to_string(),
         };
@@ -225,6 +265,7 @@ impl Worker {
         } else {
             self.dead_letter_now(work, DeadLetterReason::StoreUnavailable);
         }
+        Admission::Settled
     }
 
     /// Runs one handler attempt and records it.

@@ -260,6 +260,10 @@ impl MemoryStore {
         lease: Duration,
         now: Instant,
     ) -> Option<ClaimOutcome> {
+        #[cfg(feature = "mutants")]
+        if self.mutants.is_on(crate::mutants::Mutant::GateCheckThenSet) {
+            return self.try_claim_in_two_steps(subscriber, key, fingerprint, lease, now);
+        }
         let mut shard = lock(self.shard(subscriber, key));
         let token = ClaimToken(u128::from(self.next_token.fetch_add(1, Ordering::Relaxed)));
         let lease_until = now + lease;
@@ -281,6 +285,41 @@ impl MemoryStore {
             }
         }
         drop(shard);
+        self.note_expiry(lease_until);
+        Some(ClaimOutcome::Claimed(token))
+    }
+
+    /// The planted bug [`crate::mutants::Mutant::GateCheckThenSet`]: the same claim as
+    /// [`MemoryStore::try_claim`], but the check for a live record and the write of the claim
+    /// take the shard lock separately, so two claims of one key can both find it free.
+    #[cfg(feature = "mutants")]
+    fn try_claim_in_two_steps(
+        &self,
+        subscriber: &str,
+        key: &str,
+        fingerprint: u64,
+        lease: Duration,
+        now: Instant,
+    ) -> Option<ClaimOutcome> {
+        let found = lock(self.shard(subscriber, key))
+            .record_mut(subscriber, key)
+            .copied();
+        match found {
+            Some(record) if record.is_live(now) => {
+                return Some(answer_live(&record, fingerprint, now));
+            }
+            Some(_expired) => {}
+            None if !self.reserve_slot() => return None,
+            None => {}
+        }
+        let token = ClaimToken(u128::from(self.next_token.fetch_add(1, Ordering::Relaxed)));
+        let lease_until = now + lease;
+        let claimed = Record::InProgress {
+            token,
+            fingerprint,
+            lease_until,
+        };
+        lock(self.shard(subscriber, key)).insert(subscriber, key, claimed);
         self.note_expiry(lease_until);
         Some(ClaimOutcome::Claimed(token))
     }

@@ -6,15 +6,23 @@
 //! [`GateStore`] three things: **claim** (take the record, or learn that it is taken),
 //! **complete** (mark it done for the TTL) and **release** (give it back after a failure, in
 //! at-least-once mode). [`MemoryStore`] keeps records in this process; a shared store keeps
-//! them for several processes.
+//! them for several processes: `RedisStore` (cargo feature `redis`) keeps them in a shared
+//! Redis.
 //!
 //! The gate keeps the fingerprint of the payload with the key, so the same key arriving with
 //! another payload is reported as a conflict rather than silently suppressed.
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod store;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::{
+    DEFAULT_KEY_PREFIX, DEFAULT_OP_TIMEOUT, DEFAULT_RECONNECT_ATTEMPTS_MAX,
+    DEFAULT_RECONNECT_DELAY_MAX, RedisConfig, RedisStore, RedisStoreError,
+};
 pub use store::{
     ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, StoreError, StoreFuture,
 };
