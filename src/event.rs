@@ -10,7 +10,7 @@
 //! publishes about the same job are duplicates of each other whatever their ids.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -151,13 +151,12 @@ impl NewEvent {
 
     /// Turns the draft into a published event with `id`, stamped at `published_at_unix_ms`.
     pub(crate) fn into_event(self, id: EventId, published_at_unix_ms: u64) -> Event {
-        let fingerprint = fingerprint(self.payload.as_bytes());
         Event(Arc::new(EventInner {
             id,
             topic: self.topic,
             key: self.key,
             payload: self.payload,
-            fingerprint,
+            fingerprint: OnceLock::new(),
             published_at_unix_ms,
         }))
     }
@@ -174,8 +173,9 @@ struct EventInner {
     key: Arc<str>,
     #[serde(skip)]
     payload: Arc<str>,
+    /// Computed on first use: only gated subscribers read it, and most events have none.
     #[serde(skip)]
-    fingerprint: u64,
+    fingerprint: OnceLock<u64>,
     published_at_unix_ms: u64,
 }
 
@@ -203,7 +203,10 @@ impl Event {
     /// A stable 64-bit hash of the payload bytes, used to detect a key reused for another
     /// payload.
     pub fn fingerprint(&self) -> u64 {
-        self.0.fingerprint
+        *self
+            .0
+            .fingerprint
+            .get_or_init(|| fingerprint(self.0.payload.as_bytes()))
     }
 
     /// When the event was published, in unix milliseconds on the bus's clock.
@@ -262,31 +265,156 @@ pub fn fingerprint(bytes: &[u8]) -> u64 {
 }
 
 /// A unique event id: `evt_` then a per-process prefix and a sequence number, in hex.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct EventId(Arc<str>);
+///
+/// The id is made on every publish, so it is kept inline (no allocation, no formatting
+/// machinery): the text is written digit by digit into a fixed buffer. Only an id read back
+/// from elsewhere that is longer than the buffer is kept behind an `Arc`. Comparison, hashing,
+/// `Display` and serde all go through the text, so an id is the same value whichever way it
+/// was made.
+#[derive(Clone)]
+pub struct EventId(IdText);
+
+/// Room for `evt_`, 16 hex digits of prefix and up to 16 of sequence.
+const ID_INLINE_BYTES: usize = 36;
+
+#[derive(Clone)]
+enum IdText {
+    /// Text of at most [`ID_INLINE_BYTES`] bytes; the bytes past `len` are zero.
+    Inline {
+        len: u8,
+        bytes: [u8; ID_INLINE_BYTES],
+    },
+    /// Longer text.
+    Shared(Arc<str>),
+}
 
 impl EventId {
     /// Wraps an existing id (one read back from a history or a webhook body).
     pub fn from_string(id: String) -> Self {
-        Self(Arc::from(id))
+        Self::from_text(&id).unwrap_or_else(|| Self(IdText::Shared(Arc::from(id))))
+    }
+
+    /// The id for `sequence` after `head` (see [`id_head`]): `evt_{prefix:016x}{sequence:08x}`.
+    fn generated(head: &[u8; ID_HEAD_BYTES], sequence: u64) -> Self {
+        let mut bytes = [0u8; ID_INLINE_BYTES];
+        bytes[..ID_HEAD_BYTES].copy_from_slice(head);
+        let len = ID_HEAD_BYTES + write_hex(&mut bytes[ID_HEAD_BYTES..], sequence, 8);
+        debug_assert!(len <= ID_INLINE_BYTES, "a generated id fits inline");
+        Self(IdText::Inline {
+            len: len as u8,
+            bytes,
+        })
+    }
+
+    /// `text` kept inline, when it fits.
+    fn from_text(text: &str) -> Option<Self> {
+        let mut bytes = [0u8; ID_INLINE_BYTES];
+        bytes
+            .get_mut(..text.len())?
+            .copy_from_slice(text.as_bytes());
+        let len = u8::try_from(text.len()).ok()?;
+        Some(Self(IdText::Inline { len, bytes }))
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Inline bytes are always copied from a `str` or written as ASCII hex digits.
+            IdText::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            IdText::Shared(text) => text,
+        }
+    }
+}
+
+/// The length of `evt_` and a prefix in 16 hex digits.
+const ID_HEAD_BYTES: usize = 20;
+
+/// `evt_` and `prefix` in 16 hex digits: the part of an id that one source never changes.
+fn id_head(prefix: u64) -> [u8; ID_HEAD_BYTES] {
+    let mut head = [0u8; ID_HEAD_BYTES];
+    head[..4].copy_from_slice(b"evt_");
+    let digits = write_hex(&mut head[4..], prefix, 16);
+    debug_assert_eq!(4 + digits, ID_HEAD_BYTES, "a prefix is 16 hex digits");
+    head
+}
+
+/// Writes `value` in lowercase hex, at least `digits_min` digits with leading zeros, at the
+/// start of `out`; returns how many digits it wrote (at most 16).
+fn write_hex(out: &mut [u8], value: u64, digits_min: usize) -> usize {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let significant = (64 - value.leading_zeros() as usize).div_ceil(4);
+    let digits = significant.max(digits_min);
+    for (index, slot) in out[..digits].iter_mut().enumerate() {
+        let shift = 4 * (digits - 1 - index);
+        let nibble = if shift < 64 {
+            (value >> shift) & 0xf
+        } else {
+            0
+        };
+        *slot = DIGITS[nibble as usize];
+    }
+    digits
+}
+
+impl PartialEq for EventId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for EventId {}
+
+impl PartialOrd for EventId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for EventId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for EventId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl Serialize for EventId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EventId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::from_string)
     }
 }
 
 impl fmt::Debug for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for EventIds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let head = std::str::from_utf8(&self.head).unwrap_or_default();
+        f.debug_struct("EventIds")
+            .field("head", &head)
+            .field("next", &self.next)
+            .finish()
     }
 }
 
@@ -295,9 +423,9 @@ impl fmt::Display for EventId {
 /// Each source has a 64-bit prefix drawn at creation (from the operating system in
 /// production, from the run's seeded generator in a simulation) and a counter. A counter
 /// alone would start again at zero after a restart and reuse webhook ids.
-#[derive(Debug)]
 pub struct EventIds {
-    prefix: u64,
+    /// `evt_` and the prefix, written once.
+    head: [u8; ID_HEAD_BYTES],
     next: AtomicU64,
 }
 
@@ -315,7 +443,7 @@ impl EventIds {
     /// A source with a fixed prefix.
     pub fn with_prefix(prefix: u64) -> Self {
         Self {
-            prefix,
+            head: id_head(prefix),
             next: AtomicU64::new(0),
         }
     }
@@ -323,7 +451,7 @@ impl EventIds {
     /// The next id.
     pub fn next_id(&self) -> EventId {
         let sequence = self.next.fetch_add(1, Ordering::Relaxed);
-        EventId(Arc::from(format!("evt_{:016x}{sequence:08x}", self.prefix)))
+        EventId::generated(&self.head, sequence)
     }
 }
 
@@ -384,6 +512,50 @@ mod tests {
         let after_restart = EventIds::with_prefix(2);
         assert_ne!(before_restart.next_id(), after_restart.next_id());
         assert_ne!(before_restart.next_id(), before_restart.next_id());
+    }
+
+    #[test]
+    fn generated_ids_read_as_the_documented_format() {
+        let cases = [
+            (0, 0),
+            (1, 1),
+            (0xdead_beef, 0x1234_5678),
+            (u64::MAX, u64::from(u32::MAX)),
+            (7, u64::from(u32::MAX) + 1),
+            (u64::MAX, u64::MAX),
+        ];
+        for (prefix, sequence) in cases {
+            let id = EventId::generated(&id_head(prefix), sequence);
+            let expected = format!("evt_{prefix:016x}{sequence:08x}");
+            assert_eq!(id.as_str(), expected);
+            assert_eq!(id.to_string(), expected);
+            assert_eq!(format!("{id:?}"), expected);
+        }
+    }
+
+    #[test]
+    fn id_read_back_equals_the_generated_one_whatever_its_length() {
+        let generated = EventIds::with_prefix(0xabc).next_id();
+        let read_back = EventId::from_string(generated.to_string());
+        assert_eq!(read_back, generated);
+        let hash = |id: &EventId| {
+            use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+            BuildHasherDefault::<DefaultHasher>::default().hash_one(id)
+        };
+        assert_eq!(hash(&read_back), hash(&generated));
+        let long = "x".repeat(ID_INLINE_BYTES + 1);
+        assert_eq!(EventId::from_string(long.clone()).as_str(), long);
+        assert_eq!(EventId::from_string(String::new()).as_str(), "");
+        assert!(EventId::from_string("evt_1".into()) < EventId::from_string("evt_2".into()));
+    }
+
+    #[test]
+    fn id_serializes_as_its_text_and_back() {
+        let id = EventIds::with_prefix(5).next_id();
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{id}\""));
+        let back: EventId = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, id);
     }
 
     #[test]

@@ -64,7 +64,14 @@ pub mod mutants;
 #[cfg(not(eventgate_loom))]
 pub mod sim;
 mod sync;
+#[cfg(feature = "testkit")]
+#[doc(hidden)]
+pub mod testkit;
 pub mod webhook;
+
+/// The bus core for the loom models in `tests/loom/`; not API (see the module docs).
+#[doc(hidden)]
+pub use bus::model_seam;
 
 pub use bus::{
     DeliveryMode, EventBus, HandlerError, InMemoryEventBus, PublishReceipt, StorePolicy,

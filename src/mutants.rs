@@ -32,6 +32,12 @@ pub enum Mutant {
     PublishBeforeStore,
     /// At-least-once mode makes one attempt more than its bound allows.
     RetryPastBound,
+    /// A queue checks for room under one lock and appends under a second, so two racing
+    /// publishes can both fill its last slot.
+    QueueCheckThenPush,
+    /// `publish` copies a topic's subscribers under the registry lock and pushes to them after
+    /// releasing it, so it can still push to a subscriber that unsubscribe has already drained.
+    FanOutOutsideLock,
 }
 
 /// What catches a mutant.
@@ -58,7 +64,7 @@ impl Catcher {
 
 impl Mutant {
     /// Every mutant, in catalogue order.
-    pub const ALL: [Mutant; 8] = [
+    pub const ALL: [Mutant; 10] = [
         Self::GateCheckThenSet,
         Self::ReleaseOnSuccess,
         Self::NewWebhookIdPerRetry,
@@ -67,6 +73,8 @@ impl Mutant {
         Self::TtlOnWallClock,
         Self::PublishBeforeStore,
         Self::RetryPastBound,
+        Self::QueueCheckThenPush,
+        Self::FanOutOutsideLock,
     ];
 
     /// The name used on the command line.
@@ -80,13 +88,17 @@ impl Mutant {
             Self::TtlOnWallClock => "ttl-on-wall-clock",
             Self::PublishBeforeStore => "publish-before-store",
             Self::RetryPastBound => "retry-past-bound",
+            Self::QueueCheckThenPush => "queue-check-then-push",
+            Self::FanOutOutsideLock => "fan-out-outside-lock",
         }
     }
 
     /// What catches it.
     pub fn catcher(self) -> Catcher {
         match self {
-            Self::GateCheckThenSet => Catcher::Loom,
+            Self::GateCheckThenSet | Self::QueueCheckThenPush | Self::FanOutOutsideLock => {
+                Catcher::Loom
+            }
             Self::RetryPastBound => Catcher::Proptest,
             _ => Catcher::Sim,
         }
@@ -103,6 +115,8 @@ impl Mutant {
             Self::TtlOnWallClock => "gate TTLs are measured on the wall clock",
             Self::PublishBeforeStore => "a job's event is published before its state is stored",
             Self::RetryPastBound => "at-least-once makes one attempt more than its bound",
+            Self::QueueCheckThenPush => "a queue checks for room and appends in two steps",
+            Self::FanOutOutsideLock => "publish pushes to subscribers after releasing the registry",
         }
     }
 }

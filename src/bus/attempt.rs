@@ -6,14 +6,18 @@
 //! loop, the publisher or any other subscriber.
 
 use std::any::Any;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use serde::Serialize;
+use tokio::time::Instant;
 
 use super::dead_letter::DeadLetterReason;
-use super::handler::{Handler, HandlerFuture};
+use super::handler::{Handler, HandlerError};
 use super::stop::StopSignal;
 use crate::event::Event;
 
@@ -81,6 +85,12 @@ pub struct AttemptRecord {
 }
 
 /// Runs `handler` on `event` once, bounded by `timeout` and by `stop`.
+///
+/// Most handlers finish on their first poll, so that poll is made before anything else is
+/// set up: the stop signal is read (not waited on) and the timeout's clock reading is taken,
+/// and only a handler still pending after it gets a registered stop waiter and a timer. The
+/// outcome is the one a `biased` select of stop, then the handler under its timeout, would
+/// give: stop first, the deadline counted from before the first poll.
 pub(crate) async fn run(
     handler: &dyn Handler,
     event: Event,
@@ -91,23 +101,36 @@ pub(crate) async fn run(
         Ok(future) => future,
         Err(payload) => return panicked(payload),
     };
+    if let Some(reason) = stop.reason() {
+        return AttemptOutcome::Cancelled { reason };
+    }
+    let started = Instant::now();
+    let mut running = AssertUnwindSafe(future).catch_unwind();
+    let first_poll = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut running).poll(cx)));
+    if let Poll::Ready(result) = first_poll.await {
+        return finished(result);
+    }
+    let remaining = timeout.saturating_sub(started.elapsed());
     tokio::select! {
         biased;
         reason = stop.stopped() => AttemptOutcome::Cancelled { reason },
-        outcome = bounded(future, timeout) => outcome,
+        outcome = tokio::time::timeout(remaining, running) => match outcome {
+            Ok(result) => finished(result),
+            Err(_elapsed) => AttemptOutcome::TimedOut {
+                after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            },
+        },
     }
 }
 
-async fn bounded(future: HandlerFuture, timeout: Duration) -> AttemptOutcome {
-    match tokio::time::timeout(timeout, AssertUnwindSafe(future).catch_unwind()).await {
-        Ok(Ok(Ok(()))) => AttemptOutcome::Succeeded,
-        Ok(Ok(Err(error))) => AttemptOutcome::Failed {
+/// The outcome of a handler future that ran to its end (or panicked on the way).
+fn finished(result: Result<Result<(), HandlerError>, Box<dyn Any + Send>>) -> AttemptOutcome {
+    match result {
+        Ok(Ok(())) => AttemptOutcome::Succeeded,
+        Ok(Err(error)) => AttemptOutcome::Failed {
             message: error.message().to_owned(),
         },
-        Ok(Err(payload)) => panicked(payload),
-        Err(_elapsed) => AttemptOutcome::TimedOut {
-            after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-        },
+        Err(payload) => panicked(payload),
     }
 }
 

@@ -17,7 +17,7 @@ use super::core::Core;
 use super::dead_letter::{DeadLetter, DeadLetterReason, DeadLetters};
 use super::handler::Handler;
 use super::observer::Observation;
-use super::registry::Registry;
+use super::registry::{self, Registry};
 use super::subscriber::Subscriber;
 use super::topology::{SubscriberInfo, TopicInfo, Topology};
 use super::worker::Worker;
@@ -176,7 +176,7 @@ impl EventBus for InMemoryEventBus {
         event.validate(self.inner.payload_limit_bytes)?;
         let event = event.into_event(self.inner.ids.next_id(), core.clock.unix_now_ms());
         core.observe(Observation::Published { event: &event });
-        let fan_out = read(&self.inner.registry).fan_out(core, &event);
+        let fan_out = registry::publish_to(&self.inner.registry, core, &event);
         tracing::debug!(
             target: "eventgate::bus",
             event_id = %event.id(),

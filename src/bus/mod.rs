@@ -25,6 +25,8 @@ mod counters;
 mod dead_letter;
 mod handler;
 mod in_memory;
+#[doc(hidden)]
+pub mod model_seam;
 mod observer;
 mod queue;
 mod registry;

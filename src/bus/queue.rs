@@ -72,6 +72,25 @@ impl Queue {
         Ok(())
     }
 
+    /// The planted bug [`crate::mutants::Mutant::QueueCheckThenPush`]: the same step as
+    /// [`Queue::push`], but the check for room and the append take the lock separately, so
+    /// two racing pushes can both find the last slot free.
+    #[cfg(feature = "mutants")]
+    pub(crate) fn push_in_two_steps(&self, event: Event) -> Result<(), PushError> {
+        {
+            let state = lock(&self.state);
+            if state.closed {
+                return Err(PushError::Closed(event));
+            }
+            if state.items.len() >= self.capacity {
+                return Err(PushError::Full(event));
+            }
+        }
+        lock(&self.state).items.push_back(event);
+        self.ready.notify_one();
+        Ok(())
+    }
+
     /// Takes the oldest event, counting it as in the worker until [`Queue::finish`].
     pub(crate) fn pop(&self) -> Option<Event> {
         let mut state = lock(&self.state);

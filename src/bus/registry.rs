@@ -16,6 +16,7 @@ use super::observer::Observation;
 use super::queue::PushError;
 use super::subscriber::Subscriber;
 use crate::event::Event;
+use crate::sync::{RwLock, read};
 
 /// Subscribers by name and by topic.
 #[derive(Default)]
@@ -68,38 +69,65 @@ impl Registry {
         self.by_name.get(name)
     }
 
-    /// Queues `event` for every subscriber of its topic; a full queue dead-letters it for
-    /// that subscriber alone. Never waits.
-    pub(crate) fn fan_out(&self, core: &Core, event: &Event) -> FanOut {
-        let mut fan_out = FanOut::default();
-        let Some(subscribers) = self.by_topic.get(event.topic()) else {
-            return fan_out;
-        };
-        for subscriber in subscribers {
-            match subscriber.queue.push(event.clone()) {
-                Ok(()) => {
-                    fan_out.queued += 1;
-                    Counters::bump(&subscriber.counters.enqueued);
-                    core.observe(Observation::Enqueued {
-                        event,
-                        subscriber: &subscriber.name,
-                    });
-                }
-                Err(PushError::Full(event)) => {
-                    fan_out.overflowed += 1;
-                    overflow(core, subscriber, &event);
-                }
-                Err(PushError::Closed(event)) => {
-                    let reason = subscriber
-                        .stop
-                        .reason()
-                        .unwrap_or(DeadLetterReason::Shutdown);
-                    core.dead_letter(subscriber, &event, reason, Vec::new());
-                }
+    fn subscribers_of(&self, topic: &str) -> &[Arc<Subscriber>] {
+        self.by_topic.get(topic).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Queues `event` for every subscriber of its topic in `registry`, holding the registry's
+/// read lock across every push (see the module docs); a full queue dead-letters it for that
+/// subscriber alone. Never waits.
+pub(crate) fn publish_to(registry: &RwLock<Registry>, core: &Core, event: &Event) -> FanOut {
+    #[cfg(feature = "mutants")]
+    if core
+        .mutants
+        .is_on(crate::mutants::Mutant::FanOutOutsideLock)
+    {
+        let subscribers = read(registry).subscribers_of(event.topic()).to_vec();
+        return push_to_each(core, &subscribers, event);
+    }
+    let registry = read(registry);
+    push_to_each(core, registry.subscribers_of(event.topic()), event)
+}
+
+fn push_to_each(core: &Core, subscribers: &[Arc<Subscriber>], event: &Event) -> FanOut {
+    let mut fan_out = FanOut::default();
+    for subscriber in subscribers {
+        match push(core, subscriber, event.clone()) {
+            Ok(()) => {
+                fan_out.queued += 1;
+                Counters::bump(&subscriber.counters.enqueued);
+                core.observe(Observation::Enqueued {
+                    event,
+                    subscriber: &subscriber.name,
+                });
+            }
+            Err(PushError::Full(event)) => {
+                fan_out.overflowed += 1;
+                overflow(core, subscriber, &event);
+            }
+            Err(PushError::Closed(event)) => {
+                let reason = subscriber
+                    .stop
+                    .reason()
+                    .unwrap_or(DeadLetterReason::Shutdown);
+                core.dead_letter(subscriber, &event, reason, Vec::new());
             }
         }
-        fan_out
     }
+    fan_out
+}
+
+fn push(core: &Core, subscriber: &Subscriber, event: Event) -> Result<(), PushError> {
+    #[cfg(feature = "mutants")]
+    if core
+        .mutants
+        .is_on(crate::mutants::Mutant::QueueCheckThenPush)
+    {
+        return subscriber.queue.push_in_two_steps(event);
+    }
+    let _ = core;
+    subscriber.queue.push(event)
 }
 
 /// Records an event refused by `subscriber`'s full queue.

@@ -106,14 +106,20 @@ impl Worker {
     pub(crate) async fn run(mut self) -> usize {
         tracing::debug!(target: "eventgate::bus", subscriber = %self.subscriber.name, "worker started");
         loop {
-            let subscriber = self.subscriber.clone();
-            let next = tokio::select! {
-                biased;
-                reason = subscriber.stop.stopped() => return self.drain(reason),
-                work = self.next_work() => work,
+            let next = match self.ready_work() {
+                Some(work) => Some(work),
+                None => {
+                    let subscriber = self.subscriber.clone();
+                    tokio::select! {
+                        biased;
+                        reason = subscriber.stop.stopped() => return self.drain(reason),
+                        work = self.next_work() => work,
+                    }
+                }
             };
             let Some(work) = next else {
-                let reason = subscriber
+                let reason = self
+                    .subscriber
                     .stop
                     .reason()
                     .unwrap_or(DeadLetterReason::Shutdown);
@@ -124,6 +130,16 @@ impl Worker {
                 return 1 + self.drain(reason);
             }
         }
+    }
+
+    /// A queued event, when one waits and nothing else can come first: the worker is not told
+    /// to stop and no retry is pending. What the select below would pick in that case, without
+    /// registering a waiter on the stop signal for every event.
+    fn ready_work(&self) -> Option<Work> {
+        if self.subscriber.stop.reason().is_some() || !self.retries.due.is_empty() {
+            return None;
+        }
+        self.subscriber.queue.pop().map(first)
     }
 
     /// The next due retry or, while the retry set has room, the next queued event.
@@ -272,7 +288,12 @@ impl Worker {
         };
         self.core.observe(ended);
         tracing::debug!(target: "eventgate::bus", attempt, outcome = outcome.label(), "handler ended");
-        if !outcome.is_success() && !matches!(outcome, AttemptOutcome::Cancelled { .. }) {
+        if outcome.is_success() {
+            // A success settles the event, and a settled event's attempts are never read:
+            // keeping them would cost an allocation per event for nothing.
+            return outcome;
+        }
+        if !matches!(outcome, AttemptOutcome::Cancelled { .. }) {
             Counters::bump(&sub.counters.failed);
         }
         work.attempts.push(AttemptRecord {

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +29,40 @@ const SHARDS: usize = 16;
 
 /// A map with a fixed hasher: iteration order depends only on what was inserted, never on a
 /// per-process random seed.
-type FixedMap<K, V> = HashMap<K, V, BuildHasherDefault<DefaultHasher>>;
+type FixedMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
+
+/// The hasher of the store's maps and of its shard choice: a multiply-rotate step per eight
+/// bytes, about a tenth of the instructions of std's SipHash on short keys (claim and
+/// complete each hash a subscriber and a key three times).
+///
+/// It is fixed, not seeded. std's default hasher is fixed here too (a seeded one would make
+/// iteration order differ between runs), so neither resists keys chosen to collide; the
+/// store's capacity bound limits what such keys could cost.
+#[derive(Default, Clone, Copy)]
+struct KeyHasher {
+    hash: u64,
+}
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.hash =
+                (self.hash.rotate_left(26) ^ u64::from_le_bytes(word)).wrapping_mul(MULTIPLIER);
+        }
+        for &byte in chunks.remainder() {
+            self.hash = (self.hash.rotate_left(26) ^ u64::from(byte)).wrapping_mul(MULTIPLIER);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        // Fold the well-mixed high bits into the low ones, which pick buckets and shards.
+        self.hash ^ (self.hash >> 32)
+    }
+}
 
 /// Gate records in memory; see the module docs.
 pub struct MemoryStore {
@@ -227,6 +260,10 @@ impl MemoryStore {
         lease: Duration,
         now: Instant,
     ) -> Option<ClaimOutcome> {
+        #[cfg(feature = "mutants")]
+        if self.mutants.is_on(crate::mutants::Mutant::GateCheckThenSet) {
+            return self.try_claim_in_two_steps(subscriber, key, fingerprint, lease, now);
+        }
         let mut shard = lock(self.shard(subscriber, key));
         let token = ClaimToken(u128::from(self.next_token.fetch_add(1, Ordering::Relaxed)));
         let lease_until = now + lease;
@@ -248,6 +285,41 @@ impl MemoryStore {
             }
         }
         drop(shard);
+        self.note_expiry(lease_until);
+        Some(ClaimOutcome::Claimed(token))
+    }
+
+    /// The planted bug [`crate::mutants::Mutant::GateCheckThenSet`]: the same claim as
+    /// [`MemoryStore::try_claim`], but the check for a live record and the write of the claim
+    /// take the shard lock separately, so two claims of one key can both find it free.
+    #[cfg(feature = "mutants")]
+    fn try_claim_in_two_steps(
+        &self,
+        subscriber: &str,
+        key: &str,
+        fingerprint: u64,
+        lease: Duration,
+        now: Instant,
+    ) -> Option<ClaimOutcome> {
+        let found = lock(self.shard(subscriber, key))
+            .record_mut(subscriber, key)
+            .copied();
+        match found {
+            Some(record) if record.is_live(now) => {
+                return Some(answer_live(&record, fingerprint, now));
+            }
+            Some(_expired) => {}
+            None if !self.reserve_slot() => return None,
+            None => {}
+        }
+        let token = ClaimToken(u128::from(self.next_token.fetch_add(1, Ordering::Relaxed)));
+        let lease_until = now + lease;
+        let claimed = Record::InProgress {
+            token,
+            fingerprint,
+            lease_until,
+        };
+        lock(self.shard(subscriber, key)).insert(subscriber, key, claimed);
         self.note_expiry(lease_until);
         Some(ClaimOutcome::Claimed(token))
     }
@@ -305,9 +377,8 @@ impl MemoryStore {
     }
 
     fn shard(&self, subscriber: &str, key: &str) -> &Mutex<Shard> {
-        let mut hasher = DefaultHasher::new();
-        (subscriber, key).hash(&mut hasher);
-        let index = (hasher.finish() % SHARDS as u64) as usize;
+        let index = (BuildHasherDefault::<KeyHasher>::default().hash_one((subscriber, key))
+            % SHARDS as u64) as usize;
         &self.shards[index]
     }
 }

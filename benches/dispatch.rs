@@ -1,0 +1,199 @@
+//! Dispatch: from publish until the handler has run, for 1, 4 and 16 subscribers, beside what
+//! a user would otherwise use in the same run.
+//!
+//! Every row moves the same 256-byte events and waits the same way: a batch of
+//! [`support::BATCH_EVENTS`] events is sent, then the timing loop waits on one shared counter
+//! that every handler or receiving task bumps. One criterion iteration is one published
+//! event, whatever the number of subscribers, so a row's figure is the cost per event and the
+//! cost per delivery is that figure divided by the subscriber count.
+//!
+//! - `direct_call`: the handler called in place, the floor.
+//! - `tokio_mpsc/1`: a bounded `tokio::sync::mpsc` channel to one task (`try_send`, which
+//!   never waits, like `publish`).
+//! - `tokio_broadcast/N`: a `tokio::sync::broadcast` channel to N tasks.
+//! - `ungated/N`, `at_most_once/N`: `InMemoryEventBus` with N subscribers, without and with
+//!   the idempotency gate (a `MemoryStore`, a distinct key per event within the TTL).
+//!
+//! Events are built before a batch's timer starts: the rows compare moving events, not
+//! building them.
+
+mod support;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, measurement::WallTime};
+use eventgate::{DeliveryMode, EventBus, InMemoryEventBus, NewEvent};
+use support::{Done, Payload, batches};
+use tokio::runtime::Runtime;
+use tokio::sync::{broadcast, mpsc};
+
+/// The subscriber counts measured.
+const FAN_OUTS: [usize; 3] = [1, 4, 16];
+
+/// The peers' channel capacity: the bus's default queue capacity.
+const CHANNEL_CAPACITY: usize = eventgate::defaults::QUEUE_CAPACITY;
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    let runtime = support::runtime();
+    let mut group = criterion.benchmark_group("dispatch");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    direct_call(&mut group, &runtime);
+    tokio_mpsc(&mut group, &runtime);
+    for subscribers in FAN_OUTS {
+        tokio_broadcast(&mut group, &runtime, subscribers);
+        eventgate_bus(&mut group, &runtime, subscribers, DeliveryMode::Ungated);
+        eventgate_bus(&mut group, &runtime, subscribers, DeliveryMode::AtMostOnce);
+    }
+    group.finish();
+    criterion.final_summary();
+}
+
+fn direct_call(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &Runtime) {
+    let done = Arc::new(Done::default());
+    let value = support::payload();
+    let handle = |value: Payload, done: &Done| {
+        black_box(value);
+        done.hit();
+    };
+    group.bench_function("direct_call", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let mut elapsed = Duration::ZERO;
+                for size in batches(iters) {
+                    let batch = vec![value.clone(); size as usize];
+                    let target = done.expect(size);
+                    let start = Instant::now();
+                    for value in batch {
+                        handle(value, &done);
+                    }
+                    done.reach(target).await;
+                    elapsed += start.elapsed();
+                }
+                elapsed
+            })
+        })
+    });
+}
+
+fn tokio_mpsc(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &Runtime) {
+    let done = Arc::new(Done::default());
+    let value = support::payload();
+    let (sender, mut receiver) = mpsc::channel::<Payload>(CHANNEL_CAPACITY);
+    let counted = done.clone();
+    runtime.spawn(async move {
+        while let Some(value) = receiver.recv().await {
+            black_box(value);
+            counted.hit();
+        }
+    });
+    group.bench_function(BenchmarkId::new("tokio_mpsc", 1), |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let mut elapsed = Duration::ZERO;
+                for size in batches(iters) {
+                    let batch = vec![value.clone(); size as usize];
+                    let target = done.expect(size);
+                    let start = Instant::now();
+                    for value in batch {
+                        sender.try_send(value).expect("the batch fits the channel");
+                    }
+                    done.reach(target).await;
+                    elapsed += start.elapsed();
+                }
+                elapsed
+            })
+        })
+    });
+}
+
+fn tokio_broadcast(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &Runtime, tasks: usize) {
+    let done = Arc::new(Done::default());
+    let value = support::payload();
+    let (sender, _) = broadcast::channel::<Payload>(CHANNEL_CAPACITY);
+    for _ in 0..tasks {
+        let mut receiver = sender.subscribe();
+        let counted = done.clone();
+        runtime.spawn(async move {
+            while let Ok(value) = receiver.recv().await {
+                black_box(value);
+                counted.hit();
+            }
+        });
+    }
+    group.bench_function(BenchmarkId::new("tokio_broadcast", tasks), |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let mut elapsed = Duration::ZERO;
+                for size in batches(iters) {
+                    let batch = vec![value.clone(); size as usize];
+                    let target = done.expect(size * tasks as u64);
+                    let start = Instant::now();
+                    for value in batch {
+                        sender.send(value).expect("the receivers are alive");
+                    }
+                    done.reach(target).await;
+                    elapsed += start.elapsed();
+                }
+                elapsed
+            })
+        })
+    });
+}
+
+fn eventgate_bus(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    runtime: &Runtime,
+    subscribers: usize,
+    mode: DeliveryMode,
+) {
+    let done = Arc::new(Done::default());
+    let bus = support::bus_with(runtime, subscribers, mode, &done);
+    let events = support::events();
+    let mut next = 0usize;
+    let name = match mode {
+        DeliveryMode::Ungated => "ungated",
+        _ => "at_most_once",
+    };
+    group.bench_function(BenchmarkId::new(name, subscribers), |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(publish_batches(
+                &bus,
+                &done,
+                &events,
+                &mut next,
+                subscribers,
+                iters,
+            ))
+        })
+    });
+}
+
+/// Publishes `iters` of the prepared events in batches, waiting for every subscriber's
+/// handler after each; returns the time spent publishing and waiting.
+async fn publish_batches(
+    bus: &InMemoryEventBus,
+    done: &Done,
+    events: &[NewEvent],
+    next: &mut usize,
+    subscribers: usize,
+    iters: u64,
+) -> Duration {
+    let mut elapsed = Duration::ZERO;
+    for size in batches(iters) {
+        let batch = support::next_batch(events, next, size);
+        let target = done.expect(size * subscribers as u64);
+        let start = Instant::now();
+        for event in batch {
+            bus.publish(event).expect("the bus accepts the event");
+        }
+        done.reach(target).await;
+        elapsed += start.elapsed();
+    }
+    elapsed
+}

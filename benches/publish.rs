@@ -1,0 +1,87 @@
+//! Publish latency: the `publish` call alone, with four healthy subscribers, and with three
+//! healthy and one hung (its handler never returns, so its queue stays full and every publish
+//! takes the overflow path for it: a dead letter instead of a push).
+//!
+//! Only the `publish` calls are timed. After each batch the loop waits, untimed, for the
+//! healthy subscribers to catch up, so their queues never overflow and the two rows differ
+//! only by the hung subscriber.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion};
+use eventgate::SubscriberConfig;
+use eventgate::{DeliveryMode, Event, EventBus, HandlerError, InMemoryEventBus, NewEvent};
+use support::{Done, batches};
+
+/// Subscribers on the topic in both rows.
+const SUBSCRIBERS: usize = 4;
+
+/// How long the hung handler is allowed to run: longer than any benchmark.
+const HUNG_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    let runtime = support::runtime();
+    let events = support::events();
+    let mut group = criterion.benchmark_group("publish");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for hung in [0, 1] {
+        let done = Arc::new(Done::default());
+        let healthy = SUBSCRIBERS - hung;
+        let bus = support::bus_with(&runtime, healthy, DeliveryMode::Ungated, &done);
+        if hung == 1 {
+            let _entered = runtime.enter();
+            subscribe_hung(&bus);
+        }
+        let mut next = 0usize;
+        let name = if hung == 0 { "all_healthy" } else { "one_hung" };
+        group.bench_function(BenchmarkId::new(name, SUBSCRIBERS), |b| {
+            b.iter_custom(|iters| {
+                let timed = time_publishes(&bus, &done, &events, &mut next, healthy, iters);
+                runtime.block_on(timed)
+            })
+        });
+    }
+    group.finish();
+    criterion.final_summary();
+}
+
+/// A subscriber whose handler never finishes.
+fn subscribe_hung(bus: &InMemoryEventBus) {
+    let hang = |_event: Event| std::future::pending::<Result<(), HandlerError>>();
+    let config = SubscriberConfig::new("hung", [support::TOPIC])
+        .mode(DeliveryMode::Ungated)
+        .handler_timeout(HUNG_TIMEOUT)
+        .lease(2 * HUNG_TIMEOUT);
+    bus.subscribe(config, hang)
+        .expect("the hung subscriber subscribes");
+}
+
+/// Publishes `iters` prepared events in batches; returns the time spent inside `publish`.
+async fn time_publishes(
+    bus: &InMemoryEventBus,
+    done: &Done,
+    events: &[NewEvent],
+    next: &mut usize,
+    healthy: usize,
+    iters: u64,
+) -> Duration {
+    let mut elapsed = Duration::ZERO;
+    for size in batches(iters) {
+        let batch = support::next_batch(events, next, size);
+        let target = done.expect(size * healthy as u64);
+        let start = Instant::now();
+        for event in batch {
+            bus.publish(event).expect("the bus accepts the event");
+        }
+        elapsed += start.elapsed();
+        done.reach(target).await;
+    }
+    elapsed
+}

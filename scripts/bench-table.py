@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Prints eventgate's benchmark figures beside its peers', as ratios, from one criterion run.
+
+Reads the point estimates criterion wrote under target/criterion (or $CARGO_TARGET_DIR/criterion)
+for the benches in benches/, so run `cargo bench` first (one run: the ratios only hold when both
+sides were measured on the same loaded machine at the same time). Each row is one comparison:
+eventgate's figure, the peer's figure, their ratio and the issue's target for it. The exit
+status is 0 whatever the figures; the table says which targets were met.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+# (label, eventgate id, peer id, divide both by, target ratio or None)
+ROWS = [
+    ("dispatch to 1, gate off / mpsc", "dispatch/ungated/1", "dispatch/tokio_mpsc/1", 1, 1.5),
+    ("dispatch to 1, gate on / mpsc", "dispatch/at_most_once/1", "dispatch/tokio_mpsc/1", 1, 2.5),
+    ("dispatch to 1, gate off / broadcast 1", "dispatch/ungated/1", "dispatch/tokio_broadcast/1", 1, None),
+    ("fan-out to 4, gate off / broadcast, per delivery", "dispatch/ungated/4", "dispatch/tokio_broadcast/4", 4, None),
+    ("fan-out to 16, gate off / broadcast, per delivery", "dispatch/ungated/16", "dispatch/tokio_broadcast/16", 16, 1.5),
+    ("fan-out to 4, gate on / broadcast, per delivery", "dispatch/at_most_once/4", "dispatch/tokio_broadcast/4", 4, None),
+    ("fan-out to 16, gate on / broadcast, per delivery", "dispatch/at_most_once/16", "dispatch/tokio_broadcast/16", 16, None),
+    ("dispatch to 1, gate off / direct call", "dispatch/ungated/1", "dispatch/direct_call", 1, None),
+    ("publish, one of 4 hung / all healthy", "publish/one_hung/4", "publish/all_healthy/4", 1, 1.2),
+    ("gate claim+complete / Mutex<HashMap> update", "gate/memory_store/one_thread", "gate/std_mutex_hashmap/one_thread", 1, None),
+    ("gate via boxed futures / direct calls", "gate/memory_store_boxed_futures/one_thread", "gate/memory_store/one_thread", 1, None),
+    ("gate, two threads same keys / one thread", "gate/memory_store/two_threads_same_keys", "gate/memory_store/one_thread", 1, None),
+    ("simulator steady seed, history on / off", "simulator/steady/history_on", "simulator/steady/history_off", 1, None),
+]
+
+
+def criterion_dir() -> Path:
+    target = os.environ.get("CARGO_TARGET_DIR")
+    root = Path(target) if target else Path(__file__).resolve().parent.parent / "target"
+    return root / "criterion"
+
+
+def estimates(root: Path) -> dict:
+    """Maps each benchmark's full id to its time per iteration, in ns: criterion's headline
+    figure, the slope of time over iterations (the mean when a run has no slope)."""
+    found = {}
+    for benchmark in root.glob("**/new/benchmark.json"):
+        full_id = json.loads(benchmark.read_text())["full_id"]
+        estimate = json.loads((benchmark.parent / "estimates.json").read_text())
+        headline = estimate.get("slope") or estimate["mean"]
+        found[full_id] = headline["point_estimate"]
+    return found
+
+
+def nanos(value: float) -> str:
+    if value >= 1e6:
+        return f"{value / 1e6:.2f} ms"
+    if value >= 1e3:
+        return f"{value / 1e3:.2f} µs"
+    return f"{value:.1f} ns"
+
+
+def main() -> int:
+    root = criterion_dir()
+    found = estimates(root)
+    if not found:
+        print(f"no criterion estimates under {root}: run `cargo bench` first", file=sys.stderr)
+        return 1
+    header = f"{'comparison':<52} {'eventgate':>10} {'peer':>10} {'ratio':>6} {'target':>7}  met"
+    print(header)
+    print("-" * len(header))
+    for label, ours, peer, per, target in ROWS:
+        if ours not in found or peer not in found:
+            print(f"{label:<52} {'(not measured)':>29}")
+            continue
+        ours_ns, peer_ns = found[ours] / per, found[peer] / per
+        ratio = ours_ns / peer_ns
+        goal = f"≤ {target}" if target else ""
+        met = ("yes" if ratio <= target else "NO") if target else ""
+        print(f"{label:<52} {nanos(ours_ns):>10} {nanos(peer_ns):>10} {ratio:>6.2f} {goal:>7}  {met}")
+    print()
+    print("absolute figures (per iteration: one event, one publish, one key):")
+    for full_id in sorted(found):
+        print(f"  {full_id:<48} {nanos(found[full_id]):>10}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
