@@ -45,7 +45,7 @@ pub struct Shared {
     /// Set by the driver when every job has ended.
     pub driver_done: AtomicBool,
     /// Set by the step loop when every fault has stopped.
-    pub healed: AtomicBool,
+    pub healed: Arc<AtomicBool>,
     /// Set by the app once its bus and webhook service went idle after the heal.
     pub quiesced: AtomicBool,
     /// Each receiver host with the secret its endpoint signs with.
@@ -78,7 +78,7 @@ impl Shared {
             jobs: Arc::new(InMemoryJobStore::new()),
             progress: Mutex::new(Progress::default()),
             driver_done: AtomicBool::new(false),
-            healed: AtomicBool::new(false),
+            healed: Arc::new(AtomicBool::new(false)),
             quiesced: AtomicBool::new(false),
             endpoints,
         }
@@ -159,14 +159,15 @@ fn subscribe_all(shared: &Shared, bus: &InMemoryEventBus) -> Result<(), Subscrib
     let config = &shared.config;
     let (seed, plan, slow_max) = (config.seed, &config.plan, config.timings.slow_max);
     let capacity = config.timings.queue_capacity;
-    let ledger = Misbehaving::new(seed, "ledger", plan, slow_max);
+    let healed = &shared.healed;
+    let ledger = Misbehaving::new(seed, "ledger", plan, slow_max, healed.clone());
     subscribe(
         shared,
         bus,
         ("ledger", DeliveryMode::AtMostOnce, capacity),
         ledger,
     )?;
-    let mailer = Misbehaving::new(seed, "mailer", plan, slow_max);
+    let mailer = Misbehaving::new(seed, "mailer", plan, slow_max, healed.clone());
     subscribe(
         shared,
         bus,

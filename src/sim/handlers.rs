@@ -7,7 +7,7 @@
 //! deterministic order.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::bus::{Handler, HandlerError, HandlerFuture};
@@ -43,11 +43,19 @@ pub struct Misbehaving {
     slow_max: Duration,
     per_event: Duration,
     calls: AtomicU64,
+    healed: Arc<AtomicBool>,
 }
 
 impl Misbehaving {
-    /// A handler for `subscriber` in the run of `seed`.
-    pub fn new(seed: u64, subscriber: &str, plan: &FaultPlan, slow_max: Duration) -> Arc<Self> {
+    /// A handler for `subscriber` in the run of `seed`; it behaves once `healed` is set
+    /// (faults stop at the heal, handler faults included).
+    pub fn new(
+        seed: u64,
+        subscriber: &str,
+        plan: &FaultPlan,
+        slow_max: Duration,
+        healed: Arc<AtomicBool>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             seed,
             subscriber: name(subscriber),
@@ -55,6 +63,7 @@ impl Misbehaving {
             slow_max,
             per_event: Duration::ZERO,
             calls: AtomicU64::new(0),
+            healed,
         })
     }
 
@@ -67,6 +76,7 @@ impl Misbehaving {
             slow_max: per_event,
             per_event,
             calls: AtomicU64::new(0),
+            healed: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -76,6 +86,9 @@ impl Misbehaving {
             return Behaviour::Slow(self.per_event);
         }
         let call = self.calls.fetch_add(1, Ordering::Relaxed);
+        if self.healed.load(Ordering::SeqCst) {
+            return Behaviour::Succeed;
+        }
         let roll = |kind: FaultKind| {
             let value = mix(&[
                 self.seed,
