@@ -276,7 +276,7 @@ impl HistoryLog {
     /// A log that keeps records.
     pub fn recording() -> Self {
         Self {
-            inner: Some(Arc::new(Mutex::new(Vec::new()))),
+            inner: Some(Arc::new(Mutex::new(Vec::with_capacity(ENTRIES_RESERVED)))),
         }
     }
 
