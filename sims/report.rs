@@ -219,7 +219,8 @@ fn json_document(
         })
         .collect();
     let ok = exit_code(reports.iter().map(|(_, r)| r)) == EXIT_HELD;
-    json!({ "tick_ms": eventgate::sim::config::TICK.as_millis() as u64, "scenarios": scenarios, "ok": ok })
+    let tick_ms = eventgate::sim::config::TICK.as_millis() as u64;
+    json!({ "tick_ms": tick_ms, "scenarios": scenarios, "ok": ok })
 }
 
 fn ratio(simulated: Duration, wall: Duration) -> f64 {
