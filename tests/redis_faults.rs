@@ -29,7 +29,7 @@ use tokio::time::Instant;
 const OP_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// How far past its timeout a failing operation may return (scheduling on a busy machine).
-const RETURN_SLACK: Duration = Duration::from_millis(700);
+const RETURN_SLACK: Duration = Duration::from_millis(2_000);
 
 /// How long a store may take to recover once its server is back.
 const RECOVERY_DEADLINE: Duration = Duration::from_secs(10);

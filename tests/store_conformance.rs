@@ -10,7 +10,7 @@
 //! Redis expires keys on its own clock; nothing in the client can advance it. So the Redis
 //! harness lets time pass with a real `sleep` of exactly the duration asked for plus
 //! [`REDIS_EXPIRY_SLACK`] (Redis counts a key as expired only once its clock is past the
-//! expiry millisecond). The durations are tens of milliseconds, a handful of sleeps in all,
+//! expiry millisecond). The durations are a fraction of a second, three sleeps in all,
 //! and no case polls: each checks a state right away (nothing to wait for) or right after
 //! one such sleep (the expiry has surely passed). "Still live" checks are made immediately,
 //! far from the expiry, so a slow machine can only make them later by the time between two
@@ -27,12 +27,14 @@ use eventgate::gate::StoreError;
 use eventgate::gate::{ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, MemoryStore};
 use redis_support::TestRedis;
 
-/// The lease the cases claim with.
-const LEASE: Duration = Duration::from_millis(40);
+/// The lease the cases claim with. Long enough that a loaded CI machine cannot let it run
+/// out between two commands of one case (40 ms once did), short enough that the three real
+/// waits of the Redis cases stay around a second in all.
+const LEASE: Duration = Duration::from_millis(250);
 
 /// The TTL the cases complete with: longer than the lease, so a completed record can be told
 /// from an in-progress one by its remaining time.
-const TTL: Duration = Duration::from_millis(120);
+const TTL: Duration = Duration::from_millis(600);
 
 /// Added to every real wait on Redis: its expiry has millisecond resolution and a key is
 /// expired only once Redis's clock is past the expiry millisecond.
