@@ -13,6 +13,7 @@
 //! another payload is reported as a conflict rather than silently suppressed.
 
 mod memory;
+mod record_key;
 #[cfg(feature = "redis")]
 mod redis;
 mod store;
