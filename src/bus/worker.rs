@@ -233,10 +233,11 @@ impl Worker {
     async fn claim(&mut self, work: &mut Work) -> Admission {
         let (sub, event) = (&self.subscriber, &work.event);
         let lease = sub.config.lease;
-        let claim = sub
-            .store
-            .claim(&sub.name, event.key(), event.fingerprint(), lease)
-            .await;
+        let (name, key, fingerprint) = (&*sub.name, event.key(), event.fingerprint());
+        let claim = match sub.store.immediate() {
+            Some(store) => store.claim_now(name, key, fingerprint, lease),
+            None => sub.store.claim(name, key, fingerprint, lease).await,
+        };
         match claim {
             Ok(ClaimOutcome::Claimed(token)) => {
                 self.core.observe(Observation::Claimed {
@@ -425,7 +426,11 @@ impl Worker {
     async fn complete(&self, work: &Work, token: ClaimToken) {
         let (sub, event) = (&self.subscriber, &work.event);
         let ttl = sub.config.ttl;
-        match sub.store.complete(&sub.name, event.key(), token, ttl).await {
+        let completed = match sub.store.immediate() {
+            Some(store) => store.complete_now(&sub.name, event.key(), token, ttl),
+            None => sub.store.complete(&sub.name, event.key(), token, ttl).await,
+        };
+        match completed {
             Ok(()) => self.core.observe(Observation::Completed {
                 event,
                 subscriber: &sub.name,
@@ -441,7 +446,11 @@ impl Worker {
 
     async fn release(&self, work: &Work, token: ClaimToken) {
         let (sub, event) = (&self.subscriber, &work.event);
-        match sub.store.release(&sub.name, event.key(), token).await {
+        let released = match sub.store.immediate() {
+            Some(store) => store.release_now(&sub.name, event.key(), token),
+            None => sub.store.release(&sub.name, event.key(), token).await,
+        };
+        match released {
             Ok(()) => self.core.observe(Observation::Released {
                 event,
                 subscriber: &sub.name,

@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::record_key::{RecordKeyRef, RecordMap};
+use super::store::ImmediateGateStore;
 use super::store::StoreFuture;
 use super::store::{ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, StoreError};
 use crate::clock::Clock;
@@ -414,6 +415,41 @@ impl GateStore for MemoryStore {
     ) -> StoreFuture<'a, ()> {
         let outcome = self.release_now(subscriber, key, token);
         Box::pin(std::future::ready(outcome))
+    }
+
+    fn immediate(&self) -> Option<&dyn ImmediateGateStore> {
+        Some(self)
+    }
+}
+
+impl ImmediateGateStore for MemoryStore {
+    fn claim_now(
+        &self,
+        subscriber: &str,
+        key: &str,
+        fingerprint: u64,
+        lease: Duration,
+    ) -> Result<ClaimOutcome, StoreError> {
+        MemoryStore::claim_now(self, subscriber, key, fingerprint, lease)
+    }
+
+    fn complete_now(
+        &self,
+        subscriber: &str,
+        key: &str,
+        token: ClaimToken,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        MemoryStore::complete_now(self, subscriber, key, token, ttl)
+    }
+
+    fn release_now(
+        &self,
+        subscriber: &str,
+        key: &str,
+        token: ClaimToken,
+    ) -> Result<(), StoreError> {
+        MemoryStore::release_now(self, subscriber, key, token)
     }
 }
 

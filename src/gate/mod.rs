@@ -25,5 +25,6 @@ pub use redis::{
     DEFAULT_RECONNECT_DELAY_MAX, RedisConfig, RedisStore, RedisStoreError,
 };
 pub use store::{
-    ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, StoreError, StoreFuture,
+    ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, ImmediateGateStore, StoreError,
+    StoreFuture,
 };
