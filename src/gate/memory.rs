@@ -3,13 +3,13 @@
 //!
 //! Records live in shards, each behind its own short lock, so no lock is ever held across a
 //! handler run and two workers claiming different keys rarely meet. Each shard is one map
-//! keyed by subscriber and key together, hashed once per operation (see `record_key`). A shared counter bounds
-//! the number of records. When the store is full, expired records are swept, unless no
-//! record can have expired yet (the store tracks a lower bound of every expiry it wrote, so a
-//! store full of live keys does not rescan itself on every claim); if it is still full of
-//! live keys the claim is refused with [`StoreError::Full`]. The design rejected here is
-//! evicting the oldest live key to make room: that forgets a claim and lets a duplicate run,
-//! breaking at-most-once.
+//! keyed by subscriber and key together, hashed once per operation (see `record_key`). A
+//! shared counter bounds the number of records. When the store is full, expired records are
+//! swept, unless no record can have expired yet (the store tracks a lower bound of every
+//! expiry it wrote, so a store full of live keys does not rescan itself on every claim); if
+//! it is still full of live keys the claim is refused with [`StoreError::Full`]. The design
+//! rejected here is evicting the oldest live key to make room: that forgets a claim and lets
+//! a duplicate run, breaking at-most-once.
 
 use std::fmt;
 use std::sync::Arc;

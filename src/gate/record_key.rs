@@ -180,14 +180,41 @@ impl Eq for RecordKey {}
 mod tests {
     use super::*;
 
+    /// Both pairs under one hash, so that only the comparison can tell them apart.
+    fn colliding(subscriber: &'static str, key: &'static str) -> RecordKeyRef<'static> {
+        RecordKeyRef {
+            hash: 7,
+            subscriber,
+            key,
+        }
+    }
+
     #[test]
     fn pairs_that_join_to_the_same_text_are_different_keys() {
         let mut map: RecordMap<u32> = RecordMap::default();
-        map.insert(RecordKeyRef::new("ab", "c").to_owned_key(), 1);
-        map.insert(RecordKeyRef::new("a", "bc").to_owned_key(), 2);
+        map.insert(colliding("ab", "c").to_owned_key(), 1);
+        map.insert(colliding("a", "bc").to_owned_key(), 2);
         assert_eq!(map.len(), 2);
-        assert_eq!(map.get(RecordKeyRef::new("ab", "c").lookup()), Some(&1));
-        assert_eq!(map.get(RecordKeyRef::new("a", "bc").lookup()), Some(&2));
-        assert_eq!(map.get(RecordKeyRef::new("abc", "").lookup()), None);
+        assert_eq!(map.get(colliding("ab", "c").lookup()), Some(&1));
+        assert_eq!(map.get(colliding("a", "bc").lookup()), Some(&2));
+        assert_eq!(map.get(colliding("abc", "").lookup()), None);
+    }
+
+    #[test]
+    fn a_borrowed_key_finds_the_record_its_owned_form_was_stored_under() {
+        let mut map: RecordMap<u32> = RecordMap::default();
+        map.insert(RecordKeyRef::new("billing", "order:1").to_owned_key(), 1);
+        assert_eq!(
+            map.get(RecordKeyRef::new("billing", "order:1").lookup()),
+            Some(&1)
+        );
+        assert_eq!(
+            map.get(RecordKeyRef::new("billing", "order:2").lookup()),
+            None
+        );
+        assert_eq!(
+            map.get(RecordKeyRef::new("shipping", "order:1").lookup()),
+            None
+        );
     }
 }
