@@ -84,17 +84,18 @@ pub struct AttemptRecord {
     pub started_at_unix_ms: u64,
 }
 
-/// Runs `handler` on `event` once, bounded by `timeout` and by `stop`.
+/// Runs `handler` on `event` once, bounded by `timeout` from `started` and by `stop`.
 ///
 /// Most handlers finish on their first poll, so that poll is made before anything else is
-/// set up: the stop signal is read (not waited on) and the timeout's clock reading is taken,
-/// and only a handler still pending after it gets a registered stop waiter and a timer. The
-/// outcome is the one a `biased` select of stop, then the handler under its timeout, would
-/// give: stop first, the deadline counted from before the first poll.
+/// set up: the stop signal is read (not waited on), and only a handler still pending after
+/// it gets a registered stop waiter and a timer. The outcome is the one a `biased` select of
+/// stop, then the handler under its timeout, would give: stop first, the deadline counted
+/// from `started` (the caller's clock reading, taken before the handler was called).
 pub(crate) async fn run(
     handler: &dyn Handler,
     event: Event,
     timeout: Duration,
+    started: Instant,
     stop: &StopSignal,
 ) -> AttemptOutcome {
     let future = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(event))) {
@@ -104,7 +105,6 @@ pub(crate) async fn run(
     if let Some(reason) = stop.reason() {
         return AttemptOutcome::Cancelled { reason };
     }
-    let started = Instant::now();
     let mut running = AssertUnwindSafe(future).catch_unwind();
     let first_poll = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut running).poll(cx)));
     if let Poll::Ready(result) = first_poll.await {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::observer::{NoObserver, Observer};
+use super::observer::Observer;
 use crate::clock::{Clock, TokioClock};
 use crate::defaults;
 use crate::event::EventIds;
@@ -260,7 +260,8 @@ impl SubscriberConfig {
 pub struct BusConfig {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) store: Option<Arc<dyn GateStore>>,
-    pub(crate) observer: Arc<dyn Observer>,
+    /// `None` (the default) skips every observation at the call site.
+    pub(crate) observer: Option<Arc<dyn Observer>>,
     pub(crate) ids: EventIds,
     pub(crate) payload_limit_bytes: usize,
     pub(crate) dead_letters_max: usize,
@@ -272,7 +273,7 @@ impl Default for BusConfig {
         Self {
             clock: Arc::new(TokioClock::system()),
             store: None,
-            observer: Arc::new(NoObserver),
+            observer: None,
             ids: EventIds::random(),
             payload_limit_bytes: defaults::PAYLOAD_LIMIT_BYTES,
             dead_letters_max: defaults::DEAD_LETTERS_MAX,
@@ -297,7 +298,7 @@ impl BusConfig {
 
     /// The observer that receives every step.
     pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.observer = observer;
+        self.observer = Some(observer);
         self
     }
 

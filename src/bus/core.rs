@@ -18,7 +18,8 @@ use crate::sync::{AtomicBool, Ordering};
 
 pub(crate) struct Core {
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) observer: Arc<dyn Observer>,
+    /// `None` when nobody observes: the hot path then skips building and passing each step.
+    pub(crate) observer: Option<Arc<dyn Observer>>,
     pub(crate) dead_letters: DeadLetters,
     pub(crate) idle: Notify,
     pub(crate) closed: AtomicBool,
@@ -27,8 +28,11 @@ pub(crate) struct Core {
 }
 
 impl Core {
+    #[inline]
     pub(crate) fn observe(&self, observation: Observation<'_>) {
-        self.observer.observe(observation);
+        if let Some(observer) = &self.observer {
+            observer.observe(observation);
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -20,7 +20,6 @@ use super::core::Core;
 use super::counters::{CounterSnapshot, Counters};
 use super::dead_letter::{DeadLetter, DeadLetterReason, DeadLetters};
 use super::handler::HandlerError;
-use super::observer::NoObserver;
 use super::registry::{self, Registry};
 use super::subscriber::Subscriber;
 use crate::clock::Clock;
@@ -62,7 +61,7 @@ impl CoreBus {
     pub fn new(clock: Arc<dyn Clock>, mutants: Mutants) -> Self {
         let core = Core {
             clock,
-            observer: Arc::new(NoObserver),
+            observer: None,
             dead_letters: DeadLetters::new(DEAD_LETTERS_MAX),
             idle: tokio::sync::Notify::new(),
             closed: AtomicBool::new(false),

@@ -6,6 +6,9 @@
 //! finished (the one running and those waiting out a retry backoff), all under one lock, so
 //! "queue empty and nothing in the worker" is a single consistent reading.
 //!
+//! The worker's step between two events, finishing the one it handled and taking the next,
+//! is one lock acquisition ([`Queue::finish_and_pop`]) rather than two.
+//!
 //! The state sits behind `crate::sync`'s mutex so the loom models can race pushes, pops and
 //! closes; the wake-up is tokio's `Notify`, which never blocks the pusher.
 
@@ -23,6 +26,15 @@ pub(crate) enum PushError {
     Full(Event),
     /// The queue was closed (its subscriber is stopping).
     Closed(Event),
+}
+
+/// What [`Queue::finish_and_pop`] did.
+#[derive(Debug)]
+pub(crate) struct Popped {
+    /// The event taken, if one waited.
+    pub(crate) event: Option<Event>,
+    /// True when the finish left the subscriber idle.
+    pub(crate) idle: bool,
 }
 
 #[derive(Debug)]
@@ -97,6 +109,21 @@ impl Queue {
         let event = state.items.pop_front()?;
         state.in_worker += 1;
         Some(event)
+    }
+
+    /// Marks `finished` taken events finished (0 or 1) and takes the oldest waiting event,
+    /// under one lock: the worker's step between two events. `idle` is what
+    /// [`Queue::finish`] would have answered, and is only ever true when nothing was taken.
+    pub(crate) fn finish_and_pop(&self, finished: usize) -> Popped {
+        let mut state = lock(&self.state);
+        assert!(state.in_worker >= finished, "finish without a matching pop");
+        state.in_worker -= finished;
+        let event = state.items.pop_front();
+        if event.is_some() {
+            state.in_worker += 1;
+        }
+        let idle = finished > 0 && event.is_none() && state.in_worker == 0;
+        Popped { event, idle }
     }
 
     /// Waits for the next event; `None` once the queue is closed and empty.

@@ -3,7 +3,7 @@
 //! The worker waits on it beside its queue and its running handler, so an unsubscribe or a
 //! shutdown deadline interrupts a hung handler instead of waiting for it.
 
-use std::sync::Mutex;
+use std::sync::OnceLock;
 
 use tokio::sync::Notify;
 
@@ -12,29 +12,22 @@ use super::dead_letter::DeadLetterReason;
 /// See the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct StopSignal {
-    reason: Mutex<Option<DeadLetterReason>>,
+    /// Set once; read (one atomic load) before every event and every handler run.
+    reason: OnceLock<DeadLetterReason>,
     notify: Notify,
 }
 
 impl StopSignal {
     /// Stops the worker for `reason`; the first reason given wins.
     pub(crate) fn stop(&self, reason: DeadLetterReason) {
-        {
-            let mut current = self
-                .reason
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
-            current.get_or_insert(reason);
-        }
+        // A later reason is refused: the first stays.
+        let _ = self.reason.set(reason);
         self.notify.notify_waiters();
     }
 
     /// The reason, once stopped.
     pub(crate) fn reason(&self) -> Option<DeadLetterReason> {
-        *self
-            .reason
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        self.reason.get().copied()
     }
 
     /// Resolves with the reason once the worker is told to stop.

@@ -89,7 +89,11 @@ enum Admission {
 
 /// How processing one event ended for the worker loop.
 enum Step {
+    /// Settled and marked finished.
     Done,
+    /// Handled successfully; its finish is left to the loop, which records it together with
+    /// taking the next event (one queue lock instead of two).
+    Handled,
     Stopped(DeadLetterReason),
 }
 
@@ -105,8 +109,9 @@ impl Worker {
     /// Runs until stopped; returns how many events it dead-lettered on the way out.
     pub(crate) async fn run(mut self) -> usize {
         tracing::debug!(target: "eventgate::bus", subscriber = %self.subscriber.name, "worker started");
+        let mut finish_owed = false;
         loop {
-            let next = match self.ready_work() {
+            let next = match self.ready_work(std::mem::take(&mut finish_owed)) {
                 Some(work) => Some(work),
                 None => {
                     let subscriber = self.subscriber.clone();
@@ -125,21 +130,34 @@ impl Worker {
                     .unwrap_or(DeadLetterReason::Shutdown);
                 return self.drain(reason);
             };
-            if let Step::Stopped(reason) = self.process(work).await {
+            match self.process(work).await {
+                Step::Done => {}
+                Step::Handled => finish_owed = true,
                 // The event that was running has been dead-lettered by its settle step.
-                return 1 + self.drain(reason);
+                Step::Stopped(reason) => return 1 + self.drain(reason),
             }
         }
     }
 
     /// A queued event, when one waits and nothing else can come first: the worker is not told
     /// to stop and no retry is pending. What the select below would pick in that case, without
-    /// registering a waiter on the stop signal for every event.
-    fn ready_work(&self) -> Option<Work> {
+    /// registering a waiter on the stop signal for every event. Records the finish of the
+    /// previous event first when `finish_owed`, under the same queue lock as the pop.
+    fn ready_work(&self, finish_owed: bool) -> Option<Work> {
         if self.subscriber.stop.reason().is_some() || !self.retries.due.is_empty() {
+            if finish_owed {
+                self.core.finish(&self.subscriber);
+            }
             return None;
         }
-        self.subscriber.queue.pop().map(first)
+        let popped = self
+            .subscriber
+            .queue
+            .finish_and_pop(usize::from(finish_owed));
+        if popped.idle {
+            self.core.idle.notify_waiters();
+        }
+        popped.event.map(first)
     }
 
     /// The next due retry or, while the retry set has room, the next queued event.
@@ -165,11 +183,18 @@ impl Worker {
             subscriber = %self.subscriber.name,
             key = work.event.key(),
         );
+        // With nothing listening at debug level the span is disabled: entering and leaving it
+        // on every poll would be work for nobody.
+        if span.is_disabled() {
+            return self.deliver(work).await;
+        }
+        self.deliver(work).instrument(span).await
+    }
+
+    async fn deliver(&mut self, work: Work) -> Step {
         match self.subscriber.config.mode {
-            DeliveryMode::Ungated => self.run_ungated(work).instrument(span).await,
-            DeliveryMode::AtMostOnce | DeliveryMode::AtLeastOnce => {
-                self.run_gated(work).instrument(span).await
-            }
+            DeliveryMode::Ungated => self.run_ungated(work).await,
+            DeliveryMode::AtMostOnce | DeliveryMode::AtLeastOnce => self.run_gated(work).await,
         }
     }
 
@@ -208,10 +233,11 @@ impl Worker {
     async fn claim(&mut self, work: &mut Work) -> Admission {
         let (sub, event) = (&self.subscriber, &work.event);
         let lease = sub.config.lease;
-        let claim = sub
-            .store
-            .claim(&sub.name, event.key(), event.fingerprint(), lease)
-            .await;
+        let (name, key, fingerprint) = (&*sub.name, event.key(), event.fingerprint());
+        let claim = match sub.store.immediate() {
+            Some(store) => store.claim_now(name, key, fingerprint, lease),
+            None => sub.store.claim(name, key, fingerprint, lease).await,
+        };
         match claim {
             Ok(ClaimOutcome::Claimed(token)) => {
                 self.core.observe(Observation::Claimed {
@@ -272,14 +298,16 @@ impl Worker {
     async fn attempt(&mut self, work: &mut Work) -> AttemptOutcome {
         let (sub, event) = (&self.subscriber, &work.event);
         let attempt = work.next_attempt();
-        let started = self.record(attempt, AttemptOutcome::Succeeded);
+        // One clock reading serves the timeout and, for a kept attempt, its start time.
+        let started = Instant::now();
         self.core.observe(Observation::HandlerStarted {
             event,
             subscriber: &sub.name,
             attempt,
         });
         let timeout = sub.config.handler_timeout;
-        let outcome = attempt::run(sub.handler.as_ref(), event.clone(), timeout, &sub.stop).await;
+        let handler = sub.handler.as_ref();
+        let outcome = attempt::run(handler, event.clone(), timeout, started, &sub.stop).await;
         let ended = Observation::HandlerEnded {
             event,
             subscriber: &sub.name,
@@ -297,15 +325,16 @@ impl Worker {
             Counters::bump(&sub.counters.failed);
         }
         work.attempts.push(AttemptRecord {
+            attempt,
             outcome: outcome.clone(),
-            ..started
+            started_at_unix_ms: self.unix_ms_at(started),
         });
         outcome
     }
 
     fn settle_without_gate(&mut self, work: Work, outcome: AttemptOutcome) -> Step {
         match outcome {
-            AttemptOutcome::Succeeded => self.handled(),
+            AttemptOutcome::Succeeded => return self.handled(),
             AttemptOutcome::Cancelled { reason } => {
                 self.dead_letter_now(&work, reason);
                 return Step::Stopped(reason);
@@ -329,8 +358,7 @@ impl Worker {
                 .is_on(crate::mutants::Mutant::ReleaseOnSuccess)
         {
             self.release(&work, token).await;
-            self.handled();
-            return Step::Done;
+            return self.handled();
         }
         self.complete(&work, token).await;
         self.settle_without_gate(work, outcome)
@@ -345,7 +373,7 @@ impl Worker {
         match outcome {
             AttemptOutcome::Succeeded => {
                 self.complete(&work, token).await;
-                self.handled();
+                return self.handled();
             }
             AttemptOutcome::Cancelled { reason } => {
                 self.release(&work, token).await;
@@ -398,7 +426,11 @@ impl Worker {
     async fn complete(&self, work: &Work, token: ClaimToken) {
         let (sub, event) = (&self.subscriber, &work.event);
         let ttl = sub.config.ttl;
-        match sub.store.complete(&sub.name, event.key(), token, ttl).await {
+        let completed = match sub.store.immediate() {
+            Some(store) => store.complete_now(&sub.name, event.key(), token, ttl),
+            None => sub.store.complete(&sub.name, event.key(), token, ttl).await,
+        };
+        match completed {
             Ok(()) => self.core.observe(Observation::Completed {
                 event,
                 subscriber: &sub.name,
@@ -414,7 +446,11 @@ impl Worker {
 
     async fn release(&self, work: &Work, token: ClaimToken) {
         let (sub, event) = (&self.subscriber, &work.event);
-        match sub.store.release(&sub.name, event.key(), token).await {
+        let released = match sub.store.immediate() {
+            Some(store) => store.release_now(&sub.name, event.key(), token),
+            None => sub.store.release(&sub.name, event.key(), token).await,
+        };
+        match released {
             Ok(()) => self.core.observe(Observation::Released {
                 event,
                 subscriber: &sub.name,
@@ -425,9 +461,10 @@ impl Worker {
         }
     }
 
-    fn handled(&self) {
+    /// Counts a success; the loop records its finish (see [`Step::Handled`]).
+    fn handled(&self) -> Step {
         Counters::bump(&self.subscriber.counters.handled);
-        self.core.finish(&self.subscriber);
+        Step::Handled
     }
 
     fn dead_letter_now(&self, work: &Work, reason: DeadLetterReason) {
@@ -435,6 +472,14 @@ impl Worker {
         self.core
             .dead_letter(&self.subscriber, &work.event, reason, attempts);
         self.core.finish(&self.subscriber);
+    }
+
+    /// The bus clock's unix time at `started` (an earlier tokio instant), in milliseconds:
+    /// counted back from now, so that an attempt whose record is never kept (a success) reads
+    /// the unix clock not at all.
+    fn unix_ms_at(&self, started: Instant) -> u64 {
+        let unix = self.core.clock.unix_now().saturating_sub(started.elapsed());
+        u64::try_from(unix.as_millis()).unwrap_or(u64::MAX)
     }
 
     fn record(&self, attempt: u32, outcome: AttemptOutcome) -> AttemptRecord {

@@ -2,21 +2,23 @@
 //! capacity of live keys.
 //!
 //! Records live in shards, each behind its own short lock, so no lock is ever held across a
-//! handler run and two workers claiming different keys rarely meet. A shared counter bounds
-//! the number of records. When the store is full, expired records are swept, unless no
-//! record can have expired yet (the store tracks a lower bound of every expiry it wrote, so a
-//! store full of live keys does not rescan itself on every claim); if it is still full of
-//! live keys the claim is refused with [`StoreError::Full`]. The design rejected here is evicting the oldest live
-//! key to make room: that forgets a claim and lets a duplicate run, breaking at-most-once.
+//! handler run and two workers claiming different keys rarely meet. Each shard is one map
+//! keyed by subscriber and key together, hashed once per operation (see `record_key`). A
+//! shared counter bounds the number of records. When the store is full, expired records are
+//! swept, unless no record can have expired yet (the store tracks a lower bound of every
+//! expiry it wrote, so a store full of live keys does not rescan itself on every claim); if
+//! it is still full of live keys the claim is refused with [`StoreError::Full`]. The design
+//! rejected here is evicting the oldest live key to make room: that forgets a claim and lets
+//! a duplicate run, breaking at-most-once.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::record_key::{RecordKeyRef, RecordMap};
+use super::store::ImmediateGateStore;
 use super::store::StoreFuture;
 use super::store::{ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, StoreError};
 use crate::clock::Clock;
@@ -26,43 +28,6 @@ use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering, lock};
 
 /// How many shards a store splits its records over.
 const SHARDS: usize = 16;
-
-/// A map with a fixed hasher: iteration order depends only on what was inserted, never on a
-/// per-process random seed.
-type FixedMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
-
-/// The hasher of the store's maps and of its shard choice: a multiply-rotate step per eight
-/// bytes, about a tenth of the instructions of std's SipHash on short keys (claim and
-/// complete each hash a subscriber and a key three times).
-///
-/// It is fixed, not seeded. std's default hasher is fixed here too (a seeded one would make
-/// iteration order differ between runs), so neither resists keys chosen to collide; the
-/// store's capacity bound limits what such keys could cost.
-#[derive(Default, Clone, Copy)]
-struct KeyHasher {
-    hash: u64,
-}
-
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.hash =
-                (self.hash.rotate_left(26) ^ u64::from_le_bytes(word)).wrapping_mul(MULTIPLIER);
-        }
-        for &byte in chunks.remainder() {
-            self.hash = (self.hash.rotate_left(26) ^ u64::from(byte)).wrapping_mul(MULTIPLIER);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        // Fold the well-mixed high bits into the low ones, which pick buckets and shards.
-        self.hash ^ (self.hash >> 32)
-    }
-}
 
 /// Gate records in memory; see the module docs.
 pub struct MemoryStore {
@@ -78,9 +43,10 @@ pub struct MemoryStore {
     mutants: Mutants,
 }
 
+/// One shard's records, keyed by subscriber and key together (see [`super::record_key`]).
 #[derive(Default)]
 struct Shard {
-    by_subscriber: FixedMap<Box<str>, FixedMap<Box<str>, Record>>,
+    records: RecordMap<Record>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -195,11 +161,12 @@ impl MemoryStore {
         lease: Duration,
     ) -> Result<ClaimOutcome, StoreError> {
         let now = self.now();
-        if let Some(outcome) = self.try_claim(subscriber, key, fingerprint, lease, now) {
+        let at = RecordKeyRef::new(subscriber, key);
+        if let Some(outcome) = self.try_claim(at, fingerprint, lease, now) {
             return Ok(outcome);
         }
         self.sweep(now);
-        self.try_claim(subscriber, key, fingerprint, lease, now)
+        self.try_claim(at, fingerprint, lease, now)
             .ok_or(StoreError::Full {
                 capacity_keys: self.capacity_keys,
             })
@@ -214,10 +181,9 @@ impl MemoryStore {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let until = self.now() + ttl;
-        let mut shard = lock(self.shard(subscriber, key));
-        let record = shard
-            .record_mut(subscriber, key)
-            .ok_or(StoreError::LeaseLost)?;
+        let at = RecordKeyRef::new(subscriber, key);
+        let mut shard = lock(self.shard(at));
+        let record = shard.record_mut(at).ok_or(StoreError::LeaseLost)?;
         match *record {
             Record::InProgress {
                 token: held,
@@ -240,10 +206,11 @@ impl MemoryStore {
         key: &str,
         token: ClaimToken,
     ) -> Result<(), StoreError> {
-        let mut shard = lock(self.shard(subscriber, key));
-        match shard.record_mut(subscriber, key) {
+        let at = RecordKeyRef::new(subscriber, key);
+        let mut shard = lock(self.shard(at));
+        match shard.record_mut(at) {
             Some(Record::InProgress { token: held, .. }) if *held == token => {
-                shard.remove(subscriber, key);
+                shard.remove(at);
                 self.records.fetch_sub(1, Ordering::SeqCst);
                 Ok(())
             }
@@ -254,17 +221,16 @@ impl MemoryStore {
     /// One claim attempt under the shard lock; `None` when a new record would not fit.
     fn try_claim(
         &self,
-        subscriber: &str,
-        key: &str,
+        at: RecordKeyRef<'_>,
         fingerprint: u64,
         lease: Duration,
         now: Instant,
     ) -> Option<ClaimOutcome> {
         #[cfg(feature = "mutants")]
         if self.mutants.is_on(crate::mutants::Mutant::GateCheckThenSet) {
-            return self.try_claim_in_two_steps(subscriber, key, fingerprint, lease, now);
+            return self.try_claim_in_two_steps(at, fingerprint, lease, now);
         }
-        let mut shard = lock(self.shard(subscriber, key));
+        let mut shard = lock(self.shard(at));
         let token = ClaimToken(u128::from(self.next_token.fetch_add(1, Ordering::Relaxed)));
         let lease_until = now + lease;
         let claimed = Record::InProgress {
@@ -272,7 +238,7 @@ impl MemoryStore {
             fingerprint,
             lease_until,
         };
-        match shard.record_mut(subscriber, key) {
+        match shard.record_mut(at) {
             Some(record) if record.is_live(now) => {
                 return Some(answer_live(record, fingerprint, now));
             }
@@ -281,7 +247,7 @@ impl MemoryStore {
                 if !self.reserve_slot() {
                     return None;
                 }
-                shard.insert(subscriber, key, claimed);
+                shard.insert(at, claimed);
             }
         }
         drop(shard);
@@ -295,15 +261,12 @@ impl MemoryStore {
     #[cfg(feature = "mutants")]
     fn try_claim_in_two_steps(
         &self,
-        subscriber: &str,
-        key: &str,
+        at: RecordKeyRef<'_>,
         fingerprint: u64,
         lease: Duration,
         now: Instant,
     ) -> Option<ClaimOutcome> {
-        let found = lock(self.shard(subscriber, key))
-            .record_mut(subscriber, key)
-            .copied();
+        let found = lock(self.shard(at)).record_mut(at).copied();
         match found {
             Some(record) if record.is_live(now) => {
                 return Some(answer_live(&record, fingerprint, now));
@@ -319,7 +282,7 @@ impl MemoryStore {
             fingerprint,
             lease_until,
         };
-        lock(self.shard(subscriber, key)).insert(subscriber, key, claimed);
+        lock(self.shard(at)).insert(at, claimed);
         self.note_expiry(lease_until);
         Some(ClaimOutcome::Claimed(token))
     }
@@ -376,10 +339,8 @@ impl MemoryStore {
         tracing::debug!(target: "eventgate::gate", removed, "swept expired gate records");
     }
 
-    fn shard(&self, subscriber: &str, key: &str) -> &Mutex<Shard> {
-        let index = (BuildHasherDefault::<KeyHasher>::default().hash_one((subscriber, key))
-            % SHARDS as u64) as usize;
-        &self.shards[index]
+    fn shard(&self, at: RecordKeyRef<'_>) -> &Mutex<Shard> {
+        &self.shards[at.shard(SHARDS)]
     }
 }
 
@@ -392,50 +353,25 @@ fn answer_live(record: &Record, fingerprint: u64, now: Instant) -> ClaimOutcome 
     }
 }
 
-fn min_instant(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
-    }
-}
-
 impl Shard {
-    fn record_mut(&mut self, subscriber: &str, key: &str) -> Option<&mut Record> {
-        self.by_subscriber.get_mut(subscriber)?.get_mut(key)
+    fn record_mut(&mut self, at: RecordKeyRef<'_>) -> Option<&mut Record> {
+        self.records.get_mut(at.lookup())
     }
 
-    fn insert(&mut self, subscriber: &str, key: &str, record: Record) {
-        let keys = match self.by_subscriber.get_mut(subscriber) {
-            Some(keys) => keys,
-            None => self.by_subscriber.entry(subscriber.into()).or_default(),
-        };
-        keys.insert(key.into(), record);
+    fn insert(&mut self, at: RecordKeyRef<'_>, record: Record) {
+        self.records.insert(at.to_owned_key(), record);
     }
 
-    fn remove(&mut self, subscriber: &str, key: &str) {
-        if let Some(keys) = self.by_subscriber.get_mut(subscriber) {
-            keys.remove(key);
-            if keys.is_empty() {
-                self.by_subscriber.remove(subscriber);
-            }
-        }
+    fn remove(&mut self, at: RecordKeyRef<'_>) {
+        self.records.remove(at.lookup());
     }
 
     /// Removes expired records; returns how many, and the earliest expiry left.
     fn remove_expired(&mut self, now: Instant) -> (usize, Option<Instant>) {
-        let mut removed = 0;
-        let mut earliest = None;
-        for keys in self.by_subscriber.values_mut() {
-            let before = keys.len();
-            keys.retain(|_, record| record.is_live(now));
-            removed += before - keys.len();
-            for record in keys.values() {
-                earliest = min_instant(earliest, Some(record.expires_at()));
-            }
-        }
-        self.by_subscriber.retain(|_, keys| !keys.is_empty());
-        (removed, earliest)
+        let before = self.records.len();
+        self.records.retain(|_, record| record.is_live(now));
+        let earliest = self.records.values().map(Record::expires_at).min();
+        (before - self.records.len(), earliest)
     }
 }
 
@@ -479,6 +415,41 @@ impl GateStore for MemoryStore {
     ) -> StoreFuture<'a, ()> {
         let outcome = self.release_now(subscriber, key, token);
         Box::pin(std::future::ready(outcome))
+    }
+
+    fn immediate(&self) -> Option<&dyn ImmediateGateStore> {
+        Some(self)
+    }
+}
+
+impl ImmediateGateStore for MemoryStore {
+    fn claim_now(
+        &self,
+        subscriber: &str,
+        key: &str,
+        fingerprint: u64,
+        lease: Duration,
+    ) -> Result<ClaimOutcome, StoreError> {
+        MemoryStore::claim_now(self, subscriber, key, fingerprint, lease)
+    }
+
+    fn complete_now(
+        &self,
+        subscriber: &str,
+        key: &str,
+        token: ClaimToken,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        MemoryStore::complete_now(self, subscriber, key, token, ttl)
+    }
+
+    fn release_now(
+        &self,
+        subscriber: &str,
+        key: &str,
+        token: ClaimToken,
+    ) -> Result<(), StoreError> {
+        MemoryStore::release_now(self, subscriber, key, token)
     }
 }
 

@@ -13,6 +13,7 @@
 //! another payload is reported as a conflict rather than silently suppressed.
 
 mod memory;
+mod record_key;
 #[cfg(feature = "redis")]
 mod redis;
 mod store;
@@ -24,5 +25,6 @@ pub use redis::{
     DEFAULT_RECONNECT_DELAY_MAX, RedisConfig, RedisStore, RedisStoreError,
 };
 pub use store::{
-    ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, StoreError, StoreFuture,
+    ClaimOutcome, ClaimToken, GateStore, Holder, HolderState, ImmediateGateStore, StoreError,
+    StoreFuture,
 };

@@ -46,6 +46,39 @@ pub trait GateStore: Send + Sync + fmt::Debug + 'static {
         key: &'a str,
         token: ClaimToken,
     ) -> StoreFuture<'a, ()>;
+
+    /// The same three operations answered in place, for a store that never waits (one in
+    /// this process). A gated worker then calls them directly and skips allocating a boxed
+    /// future per operation; their answers must equal the async methods'. `None`, the
+    /// default, sends every operation through the async methods.
+    fn immediate(&self) -> Option<&dyn ImmediateGateStore> {
+        None
+    }
+}
+
+/// A [`GateStore`]'s operations as plain calls; see [`GateStore::immediate`].
+pub trait ImmediateGateStore {
+    /// [`GateStore::claim`], answered in place.
+    fn claim_now(
+        &self,
+        subscriber: &str,
+        key: &str,
+        fingerprint: u64,
+        lease: Duration,
+    ) -> Result<ClaimOutcome, StoreError>;
+
+    /// [`GateStore::complete`], answered in place.
+    fn complete_now(
+        &self,
+        subscriber: &str,
+        key: &str,
+        token: ClaimToken,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// [`GateStore::release`], answered in place.
+    fn release_now(&self, subscriber: &str, key: &str, token: ClaimToken)
+    -> Result<(), StoreError>;
 }
 
 /// Proof of holding a claim: only its holder can complete or release the record.

@@ -151,3 +151,26 @@ async fn panics_and_timeouts_count_as_failed_attempts() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn attempt_records_carry_the_unix_time_each_attempt_started() {
+    let bus = common::bus();
+    let handler = |_event: Event| async {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        Err::<(), _>(HandlerError::new("planted failure after a while"))
+    };
+    bus.subscribe(at_least_once(2), handler).unwrap();
+
+    bus.publish(common::event("t", "k", 1)).unwrap();
+    bus.idle().await;
+
+    let letters = bus.dead_letters();
+    let started: Vec<u64> = letters[0]
+        .attempts
+        .iter()
+        .map(|a| a.started_at_unix_ms)
+        .collect();
+    let epoch_ms = common::EPOCH.as_millis() as u64;
+    // The first attempt starts at once; the second after 250 ms of running and 100 of backoff.
+    assert_eq!(started, [epoch_ms, epoch_ms + 350]);
+}
