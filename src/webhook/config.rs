@@ -64,6 +64,11 @@ pub struct WebhookConfig {
     /// The capacity of each endpoint's bus queue.
     pub bus_queue_capacity: usize,
     /// Finished delivery records kept for queries.
+    ///
+    /// TODO: each kept attempt holds up to `response_body_limit_bytes` of response body, so
+    /// the worst case is this bound times the attempts times 20 KB (1.6 GB at the defaults);
+    /// keeping a short excerpt in finished records, and the full body only in dead letters,
+    /// would bound it to a few megabytes.
     pub deliveries_kept_max: usize,
     /// Dead letters kept.
     pub dead_letters_max: usize,

@@ -106,6 +106,9 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(config: WebhookConfig, sender: HttpSender) -> Self {
+        // TODO: a zero `backlog_max` or `in_flight_max` is raised to 1 here instead of being
+        // refused with a typed error; the fix is a `WebhookConfig::validate` called by both
+        // constructors, which then return a configuration error.
         let settings = Settings {
             schedule: config.schedule,
             request_timeout: config.request_timeout,
