@@ -153,7 +153,12 @@ impl InMemoryEventBus {
             .remove(name);
         match handle {
             Some(handle) => handle.await.unwrap_or_else(|error| {
-                tracing::error!(target: "eventgate::bus", subscriber = name, %error, "worker ended abnormally");
+                tracing::error!(
+                    target: "eventgate::bus",
+                    subscriber = name,
+                    %error,
+                    "worker ended abnormally"
+                );
                 0
             }),
             None => 0,
@@ -240,7 +245,12 @@ impl EventBus for InMemoryEventBus {
             subscriber.stop.stop(DeadLetterReason::Unsubscribed);
             let dead_lettered = self.join_worker(name).await;
             self.inner.core.idle.notify_waiters();
-            tracing::info!(target: "eventgate::bus", subscriber = name, dead_lettered, "unsubscribed");
+            tracing::info!(
+                target: "eventgate::bus",
+                subscriber = name,
+                dead_lettered,
+                "unsubscribed"
+            );
             Ok(UnsubscribeReport { dead_lettered })
         })
     }

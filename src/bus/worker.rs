@@ -108,7 +108,11 @@ impl Worker {
 
     /// Runs until stopped; returns how many events it dead-lettered on the way out.
     pub(crate) async fn run(mut self) -> usize {
-        tracing::debug!(target: "eventgate::bus", subscriber = %self.subscriber.name, "worker started");
+        tracing::debug!(
+            target: "eventgate::bus",
+            subscriber = %self.subscriber.name,
+            "worker started"
+        );
         let mut finish_owed = false;
         loop {
             let next = match self.ready_work(std::mem::take(&mut finish_owed)) {
@@ -254,7 +258,11 @@ impl Worker {
                     subscriber: &sub.name,
                     holder,
                 });
-                tracing::debug!(target: "eventgate::bus", state = ?holder.state, "suppressed duplicate");
+                tracing::debug!(
+                    target: "eventgate::bus",
+                    state = ?holder.state,
+                    "suppressed duplicate"
+                );
                 self.core.finish(sub);
             }
             Ok(ClaimOutcome::Conflict(_)) => self.dead_letter_now(work, DeadLetterReason::Conflict),
@@ -315,7 +323,12 @@ impl Worker {
             outcome: &outcome,
         };
         self.core.observe(ended);
-        tracing::debug!(target: "eventgate::bus", attempt, outcome = outcome.label(), "handler ended");
+        tracing::debug!(
+            target: "eventgate::bus",
+            attempt,
+            outcome = outcome.label(),
+            "handler ended"
+        );
         if outcome.is_success() {
             // A success settles the event, and a settled event's attempts are never read:
             // keeping them would cost an allocation per event for nothing.
@@ -418,7 +431,12 @@ impl Worker {
             attempt,
             after,
         });
-        tracing::debug!(target: "eventgate::bus", attempt, after_ms = after.as_millis() as u64, "retry scheduled");
+        tracing::debug!(
+            target: "eventgate::bus",
+            attempt,
+            after_ms = after.as_millis() as u64,
+            "retry scheduled"
+        );
         let due = self.core.clock.now() + after;
         self.retries.schedule(due, work);
     }

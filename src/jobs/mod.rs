@@ -159,7 +159,12 @@ impl<B: EventBus, S: JobStore> JobService<B, S> {
         let event = end_event(job)?;
         let published = self.bus.publish(event);
         if let Err(error) = &published {
-            tracing::error!(target: "eventgate::jobs", job_id = %job.id, %error, "job end not published");
+            tracing::error!(
+                target: "eventgate::jobs",
+                job_id = %job.id,
+                %error,
+                "job end not published"
+            );
         }
         published
     }
