@@ -61,7 +61,6 @@ pub mod event;
 pub mod gate;
 pub mod jobs;
 pub mod mutants;
-#[cfg(not(eventgate_loom))]
 pub mod sim;
 mod sync;
 #[cfg(feature = "testkit")]
