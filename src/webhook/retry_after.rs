@@ -22,7 +22,7 @@ use thiserror::Error;
 pub const RETRY_AFTER_MAX: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// The longest excerpt of a bad value that an error message repeats.
-const EXCERPT_CHARS_MAX: usize = 64;
+pub(super) const EXCERPT_CHARS_MAX: usize = 64;
 
 /// Why a `Retry-After` value could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -82,8 +82,9 @@ fn wait_until(date: std::time::SystemTime, now_unix_secs: i64) -> Duration {
     Duration::from_secs(ahead_secs).min(RETRY_AFTER_MAX)
 }
 
-/// The first [`EXCERPT_CHARS_MAX`] characters of `text`, marked when cut.
-fn excerpt(text: &str) -> String {
+/// The first [`EXCERPT_CHARS_MAX`] characters of `text`, marked when cut (also used by
+/// `signing` for its error messages).
+pub(super) fn excerpt(text: &str) -> String {
     let mut chars = text.chars();
     let mut cut: String = chars.by_ref().take(EXCERPT_CHARS_MAX).collect();
     if chars.next().is_some() {

@@ -51,8 +51,9 @@ const VERSION_PREFIX: &str = "v1,";
 /// Longest base64 text worth decoding: a padded SHA-256 MAC is 44 characters.
 const MAC_BASE64_LEN_MAX: usize = 44;
 
-/// The longest excerpt of a bad header value that an error message repeats.
-const EXCERPT_CHARS_MAX: usize = 64;
+#[cfg(test)]
+use super::retry_after::EXCERPT_CHARS_MAX;
+use super::retry_after::excerpt;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -191,16 +192,6 @@ fn decode_v1_entry(entry: &str) -> Option<Vec<u8>> {
         return None;
     }
     STANDARD.decode(encoded).ok()
-}
-
-/// The first [`EXCERPT_CHARS_MAX`] characters of `text`, marked when cut.
-fn excerpt(text: &str) -> String {
-    let mut chars = text.chars();
-    let mut cut: String = chars.by_ref().take(EXCERPT_CHARS_MAX).collect();
-    if chars.next().is_some() {
-        cut.push('…');
-    }
-    cut
 }
 
 #[cfg(test)]

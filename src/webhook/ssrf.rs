@@ -24,7 +24,7 @@ use std::sync::Arc;
 use rustls::ClientConfig;
 
 use super::tls::{self, TlsConfigError};
-use super::transport::{BoxedStream, ConnectError, ConnectFuture, Connector, Scheme, Target};
+use super::transport::{ConnectError, ConnectFuture, Connector, Target};
 
 const TRACE_TARGET: &str = "eventgate::webhook::ssrf";
 
@@ -170,16 +170,7 @@ impl Connector for GuardedTcpConnector {
             let tcp = tokio::net::TcpStream::connect(addresses.as_slice())
                 .await
                 .map_err(ConnectError::Io)?;
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(target: TRACE_TARGET, %error, "cannot disable nagle");
-            }
-            match target.scheme {
-                Scheme::Http => Ok(Box::new(tcp) as BoxedStream),
-                Scheme::Https => {
-                    let stream = tls::handshake(self.tls.clone(), &target.host, tcp).await?;
-                    Ok(Box::new(stream) as BoxedStream)
-                }
-            }
+            super::transport::over_tcp(self.tls.clone(), target, tcp).await
         })
     }
 }
@@ -187,6 +178,7 @@ impl Connector for GuardedTcpConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::webhook::transport::Scheme;
 
     fn ip(text: &str) -> IpAddr {
         text.parse().expect("test addresses are valid")

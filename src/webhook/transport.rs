@@ -285,17 +285,27 @@ impl Connector for TcpConnector {
             let tcp = tokio::net::TcpStream::connect(address)
                 .await
                 .map_err(ConnectError::Io)?;
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(target: TRACE_TARGET, %error, "cannot disable nagle");
-            }
-            match target.scheme {
-                Scheme::Http => Ok(Box::new(tcp) as BoxedStream),
-                Scheme::Https => {
-                    let stream = tls::handshake(self.tls.clone(), &target.host, tcp).await?;
-                    Ok(Box::new(stream) as BoxedStream)
-                }
-            }
+            over_tcp(self.tls.clone(), target, tcp).await
         })
+    }
+}
+
+/// Finishes a connection on an established TCP stream: no Nagle delay, and TLS for `https`
+/// (shared by [`TcpConnector`] and the address-guarded connector).
+pub(crate) async fn over_tcp(
+    tls: Arc<rustls::ClientConfig>,
+    target: &Target,
+    tcp: tokio::net::TcpStream,
+) -> Result<BoxedStream, ConnectError> {
+    if let Err(error) = tcp.set_nodelay(true) {
+        tracing::debug!(target: TRACE_TARGET, %error, "cannot disable nagle");
+    }
+    match target.scheme {
+        Scheme::Http => Ok(Box::new(tcp) as BoxedStream),
+        Scheme::Https => {
+            let stream = tls::handshake(tls, &target.host, tcp).await?;
+            Ok(Box::new(stream) as BoxedStream)
+        }
     }
 }
 
