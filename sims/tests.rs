@@ -9,7 +9,7 @@ use eventgate::sim::scenario::Overrides;
 use crate::{mutant_budget, scenarios};
 
 /// Seeds each scenario is swept over by `cargo test`.
-const SWEEP_SEEDS: u64 = 4;
+const SWEEP_SEEDS: u64 = 64;
 
 /// Jobs in a snapshot run: enough to show every kind of step, few enough to review.
 const SNAPSHOT_JOBS: u32 = 4;
