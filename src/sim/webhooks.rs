@@ -49,7 +49,8 @@ pub fn start(
     let config = webhook_config(shared, clock, incarnation)?;
     let (ttl, lease) = (config.subscriber_ttl(), config.subscriber_lease());
     let bus: Arc<dyn EventBus> = Arc::new(bus.clone());
-    let service = WebhookService::with_connector(bus, config, Arc::new(TurmoilConnector));
+    let service = WebhookService::with_connector(bus, config, Arc::new(TurmoilConnector))
+        .map_err(|error| SetupError::Config(error.to_string()))?;
     for (receiver, secret) in &shared.endpoints {
         let url = format!("http://{receiver}:{RECEIVER_PORT}/hooks");
         let id = service.register(EndpointConfig::new(url, secret.clone(), JOB_TOPICS))?;

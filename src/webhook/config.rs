@@ -104,7 +104,38 @@ impl Default for WebhookConfig {
     }
 }
 
+/// Why a webhook service could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookConfigError {
+    /// A bound that must admit at least one item was zero.
+    #[error("webhook setting {setting} must be at least 1")]
+    ZeroBound {
+        /// The setting's field name.
+        setting: &'static str,
+    },
+    /// The TLS client configuration could not be built.
+    #[error(transparent)]
+    Tls(#[from] super::tls::TlsConfigError),
+}
+
 impl WebhookConfig {
+    /// Checks the bounds: each of `backlog_max`, `in_flight_max`, `bus_queue_capacity`,
+    /// `endpoints_max`, `deliveries_kept_max` and `dead_letters_max` must be at least 1.
+    pub fn validate(&self) -> Result<(), WebhookConfigError> {
+        let bounds = [
+            ("backlog_max", self.backlog_max),
+            ("in_flight_max", self.in_flight_max),
+            ("bus_queue_capacity", self.bus_queue_capacity),
+            ("endpoints_max", self.endpoints_max),
+            ("deliveries_kept_max", self.deliveries_kept_max),
+            ("dead_letters_max", self.dead_letters_max),
+        ];
+        match bounds.into_iter().find(|(_, value)| *value == 0) {
+            Some((setting, _)) => Err(WebhookConfigError::ZeroBound { setting }),
+            None => Ok(()),
+        }
+    }
+
     /// The gate TTL of each endpoint's subscriber: the whole retry schedule at its longest,
     /// every attempt's timeout, and an hour of margin, so a duplicate of an event cannot
     /// start a second delivery while the first may still be retrying.
@@ -130,6 +161,36 @@ const TTL_MARGIN: Duration = Duration::from_secs(60 * 60);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_bounds_are_refused_by_name() {
+        assert!(WebhookConfig::default().validate().is_ok());
+        let config = WebhookConfig {
+            in_flight_max: 0,
+            ..WebhookConfig::default()
+        };
+        let error = config.validate().unwrap_err();
+        assert!(matches!(
+            error,
+            WebhookConfigError::ZeroBound {
+                setting: "in_flight_max"
+            }
+        ));
+        assert_eq!(
+            error.to_string(),
+            "webhook setting in_flight_max must be at least 1"
+        );
+        let config = WebhookConfig {
+            backlog_max: 0,
+            ..WebhookConfig::default()
+        };
+        assert!(matches!(
+            config.validate(),
+            Err(WebhookConfigError::ZeroBound {
+                setting: "backlog_max"
+            })
+        ));
+    }
 
     #[test]
     fn subscriber_ttl_outlasts_the_longest_schedule_and_lease_outlasts_the_handler() {

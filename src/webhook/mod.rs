@@ -35,7 +35,7 @@ pub mod tls;
 pub mod transport;
 
 pub use breaker::BreakerConfig;
-pub use config::WebhookConfig;
+pub use config::{WebhookConfig, WebhookConfigError};
 pub use dead_letter::{DeadLetterId, WebhookDeadLetter};
 pub use endpoint::{
     BreakerState, DisableReason, EndpointConfig, EndpointCounts, EndpointError, EndpointId,

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use tokio::sync::{Notify, Semaphore};
 
 use super::breaker::Breaker;
-use super::config::WebhookConfig;
+use super::config::{WebhookConfig, WebhookConfigError};
 use super::dead_letter::{DeadLetterId, WebhookDeadLetter};
 use super::delivery::Delivery;
 use super::endpoint::{
@@ -40,7 +40,6 @@ use super::observer::WebhookObservation;
 use super::shared::{EndpointSlot, Shared, TRACE_TARGET};
 use super::ssrf::GuardedTcpConnector;
 use super::state::DeliveryInfo;
-use super::tls::TlsConfigError;
 use super::transport::{Connector, HttpSender, TcpConnector};
 use crate::bus::{DeadLetterReason, DeliveryMode, EventBus, HandlerError, HandlerFuture};
 use crate::bus::{Handler, SubscriberConfig};
@@ -93,22 +92,25 @@ impl fmt::Debug for WebhookService {
 
 impl WebhookService {
     /// A service on `bus` sending over real TCP: guarded against private addresses unless
-    /// the configuration allows them, with TLS trusting the Mozilla roots.
-    pub fn new(bus: Arc<dyn EventBus>, config: WebhookConfig) -> Result<Self, TlsConfigError> {
+    /// the configuration allows them, with TLS trusting the Mozilla roots. A zero bound in
+    /// `config` is refused (see [`WebhookConfig::validate`]).
+    pub fn new(bus: Arc<dyn EventBus>, config: WebhookConfig) -> Result<Self, WebhookConfigError> {
         let connector: Arc<dyn Connector> = if config.allow_private_addresses {
             Arc::new(TcpConnector::with_webpki_roots()?)
         } else {
             Arc::new(GuardedTcpConnector::with_webpki_roots()?)
         };
-        Ok(Self::with_connector(bus, config, connector))
+        Self::with_connector(bus, config, connector)
     }
 
-    /// A service on `bus` sending through `connector` (turmoil, in-process, custom TLS).
+    /// A service on `bus` sending through `connector` (turmoil, in-process, custom TLS). A
+    /// zero bound in `config` is refused (see [`WebhookConfig::validate`]).
     pub fn with_connector(
         bus: Arc<dyn EventBus>,
         config: WebhookConfig,
         connector: Arc<dyn Connector>,
-    ) -> Self {
+    ) -> Result<Self, WebhookConfigError> {
+        config.validate()?;
         let sender = HttpSender::new(connector)
             .with_response_body_limit_bytes(config.response_body_limit_bytes);
         let template = SubscriberTemplate {
@@ -118,11 +120,11 @@ impl WebhookService {
             queue_capacity: config.bus_queue_capacity,
         };
         let shared = Arc::new(Shared::new(config, sender));
-        WebhookService {
+        Ok(WebhookService {
             shared,
             bus,
             template,
-        }
+        })
     }
 
     /// Registers an endpoint and subscribes it to the bus; needs a tokio runtime.

@@ -106,14 +106,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(config: WebhookConfig, sender: HttpSender) -> Self {
-        // TODO: a zero `backlog_max` or `in_flight_max` is raised to 1 here instead of being
-        // refused with a typed error; the fix is a `WebhookConfig::validate` called by both
-        // constructors, which then return a configuration error.
         let settings = Settings {
             schedule: config.schedule,
             request_timeout: config.request_timeout,
-            backlog_max: config.backlog_max.max(1),
-            in_flight_max: config.in_flight_max.max(1),
+            backlog_max: config.backlog_max,
+            in_flight_max: config.in_flight_max,
             breaker: config.breaker,
             disable_after: config.disable_after,
             rotation_grace: config.rotation_grace,

@@ -11,7 +11,8 @@ use eventgate::webhook::secret::SecretError;
 use eventgate::webhook::ssrf::SsrfError;
 use eventgate::webhook::transport::{InProcessConnector, UrlError};
 use eventgate::webhook::{
-    DeliveryOutcome, EndpointConfig, WebhookAttempt, WebhookConfig, WebhookSecret, WebhookService,
+    DeliveryOutcome, EndpointConfig, WebhookAttempt, WebhookConfig, WebhookConfigError,
+    WebhookSecret, WebhookService,
 };
 use eventgate::{EventBus, InMemoryEventBus};
 use tokio::io::{AsyncWriteExt, DuplexStream};
@@ -27,6 +28,22 @@ fn guarded_service() -> WebhookService {
 fn register(service: &WebhookService, url: &str, topics: &[&str]) -> Result<(), EndpointError> {
     let config = EndpointConfig::new(url, secret(), topics.iter().copied());
     service.register(config).map(|_| ())
+}
+
+#[tokio::test]
+async fn zero_bounds_in_the_service_configuration_are_refused_by_name() {
+    let bus: Arc<dyn EventBus> = Arc::new(InMemoryEventBus::new());
+    let config = WebhookConfig {
+        backlog_max: 0,
+        ..WebhookConfig::default()
+    };
+    let refused = WebhookService::new(bus, config).map(|_| ());
+    assert!(matches!(
+        refused,
+        Err(WebhookConfigError::ZeroBound {
+            setting: "backlog_max"
+        })
+    ));
 }
 
 #[tokio::test]

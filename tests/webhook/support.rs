@@ -230,7 +230,8 @@ impl Harness {
         let config = tweak(config(schedule, clock.clone(), recorder.clone()));
         let bus_arc: Arc<dyn EventBus> = Arc::new(bus.clone());
         let service = match connector {
-            Some(connector) => WebhookService::with_connector(bus_arc, config, connector),
+            Some(connector) => WebhookService::with_connector(bus_arc, config, connector)
+                .expect("the test configuration is valid"),
             None => WebhookService::new(bus_arc, config).expect("tls config builds"),
         };
         Harness {
