@@ -198,17 +198,23 @@ fn routed() -> eventgate::webhook::transport::InProcessConnector {
     })
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_deferral_by_the_open_breaker_does_not_use_up_an_attempt() {
+/// An endpoint answering 500 once then 200, behind a breaker that opens on one failure for
+/// 60 s, on a two-attempt schedule (at once, then after 1 s).
+fn breaker_opening_on_first_failure() -> Harness {
     let breaker = BreakerConfig {
         failures_to_open: 1,
         open_for: Duration::from_secs(60),
     };
     let schedule = crate::support::schedule_ms(&[0, 1_000]);
-    let harness = Harness::in_process(schedule, scripted(vec![(500, None)]), |mut config| {
+    Harness::in_process(schedule, scripted(vec![(500, None)]), |mut config| {
         config.breaker = breaker;
         config
-    });
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deferral_by_the_open_breaker_does_not_use_up_an_attempt() {
+    let harness = breaker_opening_on_first_failure();
     let endpoint = harness.register(URL);
     let event_id = harness.publish(1);
     harness.settle().await;
@@ -281,15 +287,7 @@ async fn an_endpoint_failing_for_the_disable_period_is_disabled() {
 
 #[tokio::test(start_paused = true)]
 async fn the_observer_sees_every_step_in_order_with_the_true_event_id() {
-    let breaker = BreakerConfig {
-        failures_to_open: 1,
-        open_for: Duration::from_secs(60),
-    };
-    let schedule = crate::support::schedule_ms(&[0, 1_000]);
-    let harness = Harness::in_process(schedule, scripted(vec![(500, None)]), |mut config| {
-        config.breaker = breaker;
-        config
-    });
+    let harness = breaker_opening_on_first_failure();
     let endpoint = harness.register(URL).to_string();
     let event_id = harness.publish(1).to_string();
     harness.settle().await;
