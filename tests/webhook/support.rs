@@ -11,8 +11,8 @@ use eventgate::bus::{BusConfig, DeadLetterReason};
 use eventgate::clock::{Clock, TokioClock};
 use eventgate::webhook::transport::{Connector, InProcessConnector};
 use eventgate::webhook::{
-    EndpointConfig, EndpointId, RetrySchedule, WebhookConfig, WebhookObservation, WebhookObserver,
-    WebhookSecret, WebhookService,
+    DeliveryInfo, EndpointConfig, EndpointId, RetrySchedule, WebhookConfig, WebhookObservation,
+    WebhookObserver, WebhookSecret, WebhookService,
 };
 use eventgate::{EventBus, EventId, InMemoryEventBus, NewEvent};
 use http::{Request, StatusCode};
@@ -260,6 +260,17 @@ impl Harness {
     pub async fn settle(&self) {
         self.bus.idle().await;
         self.service.idle().await;
+    }
+
+    /// Registers one endpoint at `url`, publishes one event to it, waits until everything is
+    /// idle, and returns that event's delivery record.
+    pub async fn deliver_one(&self, url: &str) -> DeliveryInfo {
+        let endpoint = self.register(url);
+        let event_id = self.publish(1);
+        self.settle().await;
+        self.service
+            .delivery(&event_id, &endpoint)
+            .expect("recorded")
     }
 
     /// The unix milliseconds of the clock now.

@@ -48,14 +48,7 @@ async fn a_request_that_never_answers_times_out_at_the_configured_limit() {
         config.request_timeout = RequestTimeout::new(Duration::from_secs(2)).expect("in range");
         config
     });
-    let endpoint = harness.register(URL);
-    let event_id = harness.publish(1);
-    harness.settle().await;
-
-    let delivery = harness
-        .service
-        .delivery(&event_id, &endpoint)
-        .expect("recorded");
+    let delivery = harness.deliver_one(URL).await;
     let attempt = &delivery.attempts[0];
     assert_eq!(attempt.kind, "timeout");
     assert_eq!(attempt.ended_at_unix_ms - attempt.started_at_unix_ms, 2_000);
@@ -85,14 +78,7 @@ async fn retry_after_is_honoured_within_one_and_two_nominal_delays() {
     let script = vec![(429, Some("1")), (429, Some("15")), (503, Some("3600"))];
     let schedule = crate::support::schedule_ms(&[0, 10_000, 10_000, 10_000]);
     let harness = Harness::in_process(schedule, scripted(script), |c| c);
-    let endpoint = harness.register(URL);
-    let event_id = harness.publish(1);
-    harness.settle().await;
-
-    let delivery = harness
-        .service
-        .delivery(&event_id, &endpoint)
-        .expect("recorded");
+    let delivery = harness.deliver_one(URL).await;
     assert_eq!(delivery.outcome, DeliveryOutcome::Delivered);
     // Asked 1 s: clamped up to the nominal 10 s. Asked 15 s: used. Asked 1 h: clamped to 20 s.
     assert_eq!(gaps_ms(&delivery.attempts), [10_000, 15_000, 20_000]);
@@ -108,14 +94,7 @@ async fn a_malformed_retry_after_falls_back_to_the_jittered_schedule_and_is_reco
     let script = vec![(503, Some("soon, I promise"))];
     let schedule = crate::support::schedule_ms(&[0, 10_000]);
     let harness = Harness::in_process(schedule, scripted(script), |c| c);
-    let endpoint = harness.register(URL);
-    let event_id = harness.publish(1);
-    harness.settle().await;
-
-    let delivery = harness
-        .service
-        .delivery(&event_id, &endpoint)
-        .expect("recorded");
+    let delivery = harness.deliver_one(URL).await;
     assert_eq!(delivery.outcome, DeliveryOutcome::Delivered);
     let gap = gaps_ms(&delivery.attempts)[0];
     assert!((8_000..=12_000).contains(&gap), "{gap}");
@@ -130,14 +109,7 @@ async fn a_malformed_retry_after_falls_back_to_the_jittered_schedule_and_is_reco
 async fn the_default_schedule_waits_its_documented_delays_within_jitter() {
     let always_failing = receiver(|_request| async { reply(500) });
     let harness = Harness::in_process(RetrySchedule::default(), always_failing, |c| c);
-    let endpoint = harness.register(URL);
-    let event_id = harness.publish(1);
-    harness.settle().await;
-
-    let delivery = harness
-        .service
-        .delivery(&event_id, &endpoint)
-        .expect("recorded");
+    let delivery = harness.deliver_one(URL).await;
     let nominal_ms = [
         5_000u64, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
     ];
