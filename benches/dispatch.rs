@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, measurement::WallTime};
-use eventgate::{DeliveryMode, EventBus, InMemoryEventBus, NewEvent};
+use eventgate::{DeliveryMode, EventBus};
 use support::{Done, Payload, batches};
 use tokio::runtime::Runtime;
 use tokio::sync::{broadcast, mpsc};
@@ -63,20 +63,8 @@ fn direct_call(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &Runtime) {
     };
     group.bench_function("direct_call", |b| {
         b.iter_custom(|iters| {
-            runtime.block_on(async {
-                let mut elapsed = Duration::ZERO;
-                for size in batches(iters) {
-                    let batch = vec![value.clone(); size as usize];
-                    let target = done.expect(size);
-                    let start = Instant::now();
-                    for value in batch {
-                        handle(value, &done);
-                    }
-                    done.reach(target).await;
-                    elapsed += start.elapsed();
-                }
-                elapsed
-            })
+            let batch = |size: u64| vec![value.clone(); size as usize];
+            runtime.block_on(timed(&done, iters, 1, batch, |value| handle(value, &done)))
         })
     });
 }
@@ -94,20 +82,9 @@ fn tokio_mpsc(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &Runtime) {
     });
     group.bench_function(BenchmarkId::new("tokio_mpsc", 1), |b| {
         b.iter_custom(|iters| {
-            runtime.block_on(async {
-                let mut elapsed = Duration::ZERO;
-                for size in batches(iters) {
-                    let batch = vec![value.clone(); size as usize];
-                    let target = done.expect(size);
-                    let start = Instant::now();
-                    for value in batch {
-                        sender.try_send(value).expect("the batch fits the channel");
-                    }
-                    done.reach(target).await;
-                    elapsed += start.elapsed();
-                }
-                elapsed
-            })
+            let batch = |size: u64| vec![value.clone(); size as usize];
+            let send = |value| sender.try_send(value).expect("the batch fits the channel");
+            runtime.block_on(timed(&done, iters, 1, batch, send))
         })
     });
 }
@@ -128,20 +105,11 @@ fn tokio_broadcast(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &Runtime, 
     }
     group.bench_function(BenchmarkId::new("tokio_broadcast", tasks), |b| {
         b.iter_custom(|iters| {
-            runtime.block_on(async {
-                let mut elapsed = Duration::ZERO;
-                for size in batches(iters) {
-                    let batch = vec![value.clone(); size as usize];
-                    let target = done.expect(size * tasks as u64);
-                    let start = Instant::now();
-                    for value in batch {
-                        sender.send(value).expect("the receivers are alive");
-                    }
-                    done.reach(target).await;
-                    elapsed += start.elapsed();
-                }
-                elapsed
-            })
+            let batch = |size: u64| vec![value.clone(); size as usize];
+            let send = |value| {
+                sender.send(value).expect("the receivers are alive");
+            };
+            runtime.block_on(timed(&done, iters, tasks as u64, batch, send))
         })
     });
 }
@@ -162,35 +130,32 @@ fn eventgate_bus(
     };
     group.bench_function(BenchmarkId::new(name, subscribers), |b| {
         b.iter_custom(|iters| {
-            runtime.block_on(publish_batches(
-                &bus,
-                &done,
-                &events,
-                &mut next,
-                subscribers,
-                iters,
-            ))
+            let batch = |size: u64| support::next_batch(&events, &mut next, size);
+            let send = |event| {
+                bus.publish(event).expect("the bus accepts the event");
+            };
+            runtime.block_on(timed(&done, iters, subscribers as u64, batch, send))
         })
     });
 }
 
-/// Publishes `iters` of the prepared events in batches, waiting for every subscriber's
-/// handler after each; returns the time spent publishing and waiting.
-async fn publish_batches(
-    bus: &InMemoryEventBus,
+/// Sends `iters` values in batches made by `batch` (untimed), each with `send`, waiting after
+/// each batch until `deliveries_per_value` handlers per value have bumped `done`; returns
+/// the time spent sending and waiting. Every row uses it, so rows differ only in `send`.
+async fn timed<T>(
     done: &Done,
-    events: &[NewEvent],
-    next: &mut usize,
-    subscribers: usize,
     iters: u64,
+    deliveries_per_value: u64,
+    mut batch: impl FnMut(u64) -> Vec<T>,
+    mut send: impl FnMut(T),
 ) -> Duration {
     let mut elapsed = Duration::ZERO;
     for size in batches(iters) {
-        let batch = support::next_batch(events, next, size);
-        let target = done.expect(size * subscribers as u64);
+        let values = batch(size);
+        let target = done.expect(size * deliveries_per_value);
         let start = Instant::now();
-        for event in batch {
-            bus.publish(event).expect("the bus accepts the event");
+        for value in values {
+            send(value);
         }
         done.reach(target).await;
         elapsed += start.elapsed();
