@@ -149,32 +149,44 @@ impl NewEvent {
         Ok(())
     }
 
-    /// Turns the draft into a published event with `id`, stamped at `published_at_unix_ms`.
-    pub(crate) fn into_event(self, id: EventId, published_at_unix_ms: u64) -> Event {
-        Event(Arc::new(EventInner {
+    /// Turns the draft into a published event with `id`, stamped at `published_at_unix_ms`,
+    /// in `spare`'s allocation when one is given (see [`SpareEvent`]).
+    pub(crate) fn into_event(
+        self,
+        id: EventId,
+        published_at_unix_ms: u64,
+        spare: Option<SpareEvent>,
+    ) -> Event {
+        let inner = EventInner {
             id,
-            topic: self.topic,
-            key: self.key,
-            payload: self.payload,
+            body: Some(self),
             fingerprint: OnceLock::new(),
             published_at_unix_ms,
-        }))
+        };
+        if let Some(SpareEvent(mut allocation)) = spare {
+            if let Some(slot) = Arc::get_mut(&mut allocation) {
+                *slot = inner;
+                return Event(allocation);
+            }
+        }
+        Event(Arc::new(inner))
     }
 }
+
+/// The allocation of an event nobody holds any more, emptied of its topic, key and payload,
+/// kept so the next publish can reuse it instead of allocating (see `bus::recycler`).
+pub(crate) struct SpareEvent(Arc<EventInner>);
 
 /// A published event: a cheap, shared handle.
 #[derive(Clone)]
 pub struct Event(Arc<EventInner>);
 
-#[derive(Serialize)]
 struct EventInner {
     id: EventId,
-    topic: Arc<str>,
-    key: Arc<str>,
-    #[serde(skip)]
-    payload: Arc<str>,
+    /// The validated draft. `None` only while the allocation is a [`SpareEvent`], which is
+    /// never reachable through an [`Event`].
+    body: Option<NewEvent>,
     /// Computed on first use: only gated subscribers read it, and most events have none.
-    #[serde(skip)]
     fingerprint: OnceLock<u64>,
     published_at_unix_ms: u64,
 }
@@ -187,17 +199,32 @@ impl Event {
 
     /// The topic.
     pub fn topic(&self) -> &str {
-        &self.0.topic
+        self.body().topic()
     }
 
     /// The idempotency key.
     pub fn key(&self) -> &str {
-        &self.0.key
+        self.body().key()
     }
 
     /// The payload as JSON text.
     pub fn payload(&self) -> &str {
-        &self.0.payload
+        self.body().payload()
+    }
+
+    fn body(&self) -> &NewEvent {
+        self.0
+            .body
+            .as_ref()
+            .expect("an event's body is only taken once its last handle is gone")
+    }
+
+    /// This event's allocation, emptied, when this is its last handle; its topic, key and
+    /// payload are released here.
+    pub(crate) fn into_spare(self) -> Option<SpareEvent> {
+        let mut allocation = self.0;
+        Arc::get_mut(&mut allocation)?.body = None;
+        Some(SpareEvent(allocation))
     }
 
     /// A stable 64-bit hash of the payload bytes, used to detect a key reused for another
@@ -206,7 +233,7 @@ impl Event {
         *self
             .0
             .fingerprint
-            .get_or_init(|| fingerprint(self.0.payload.as_bytes()))
+            .get_or_init(|| fingerprint(self.payload().as_bytes()))
     }
 
     /// When the event was published, in unix milliseconds on the bus's clock.
@@ -222,6 +249,12 @@ impl Event {
         })
     }
 
+    /// Where the event's allocation lives, to check that one was reused.
+    #[cfg(test)]
+    pub(crate) fn allocation_address(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
     /// True when both handles point at the same published event (not a copy).
     pub fn same_allocation(&self, other: &Event) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
@@ -232,16 +265,22 @@ impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Event")
             .field("id", &self.0.id)
-            .field("topic", &self.0.topic)
-            .field("key", &self.0.key)
-            .field("payload_bytes", &self.0.payload.len())
+            .field("topic", &self.topic())
+            .field("key", &self.key())
+            .field("payload_bytes", &self.payload().len())
             .finish()
     }
 }
 
 impl Serialize for Event {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        use serde::ser::SerializeStruct;
+        let mut event = serializer.serialize_struct("Event", 4)?;
+        event.serialize_field("id", &self.0.id)?;
+        event.serialize_field("topic", self.topic())?;
+        event.serialize_field("key", self.key())?;
+        event.serialize_field("published_at_unix_ms", &self.0.published_at_unix_ms)?;
+        event.end()
     }
 }
 
@@ -482,9 +521,10 @@ mod tests {
     #[test]
     fn published_event_decodes_back_to_its_type() {
         let ids = EventIds::with_prefix(1);
-        let event = NewEvent::typed(&Shipped { order: 3 })
-            .unwrap()
-            .into_event(ids.next_id(), 5);
+        let event =
+            NewEvent::typed(&Shipped { order: 3 })
+                .unwrap()
+                .into_event(ids.next_id(), 5, None);
         assert_eq!(event.decode::<Shipped>().unwrap(), Shipped { order: 3 });
         assert!(event.decode::<Vec<u8>>().is_err());
     }

@@ -10,6 +10,7 @@ use super::attempt::AttemptRecord;
 use super::counters::Counters;
 use super::dead_letter::{DeadLetter, DeadLetterReason, DeadLetters};
 use super::observer::{Observation, Observer};
+use super::recycler::Recycler;
 use super::subscriber::Subscriber;
 use crate::clock::Clock;
 use crate::event::Event;
@@ -21,6 +22,8 @@ pub(crate) struct Core {
     /// `None` when nobody observes: the hot path then skips building and passing each step.
     pub(crate) observer: Option<Arc<dyn Observer>>,
     pub(crate) dead_letters: DeadLetters,
+    /// Spare event allocations, handed from workers back to `publish`.
+    pub(crate) recycler: Recycler,
     pub(crate) idle: Notify,
     pub(crate) closed: AtomicBool,
     #[cfg_attr(not(feature = "mutants"), allow(dead_code))]
@@ -39,13 +42,38 @@ impl Core {
         self.closed.load(Ordering::SeqCst)
     }
 
-    /// Records that `subscriber` will not handle `event`, for `reason`.
+    /// Records that `subscriber` will not handle `event`, for `reason`, now.
     pub(crate) fn dead_letter(
         &self,
         subscriber: &Subscriber,
         event: &Event,
         reason: DeadLetterReason,
         attempts: Vec<AttemptRecord>,
+    ) {
+        let at_unix_ms = self.clock.unix_now_ms();
+        self.record_dead_letter(subscriber, event, reason, attempts, at_unix_ms);
+    }
+
+    /// Records that `subscriber` will not handle `event` for `reason` found while `event` was
+    /// being published (a full or closed queue): the publish stamp is the time, so the
+    /// overflow path reads no clock.
+    pub(crate) fn dead_letter_at_publish(
+        &self,
+        subscriber: &Subscriber,
+        event: &Event,
+        reason: DeadLetterReason,
+    ) {
+        let at_unix_ms = event.published_at_unix_ms();
+        self.record_dead_letter(subscriber, event, reason, Vec::new(), at_unix_ms);
+    }
+
+    fn record_dead_letter(
+        &self,
+        subscriber: &Subscriber,
+        event: &Event,
+        reason: DeadLetterReason,
+        attempts: Vec<AttemptRecord>,
+        at_unix_ms: u64,
     ) {
         Counters::bump(&subscriber.counters.dead_lettered);
         match reason {
@@ -67,13 +95,16 @@ impl Core {
             attempts = attempts.len(),
             "dead-lettered"
         );
-        self.dead_letters.push(DeadLetter {
+        let evicted = self.dead_letters.push(DeadLetter {
             subscriber: subscriber.name.clone(),
             event: event.clone(),
             reason,
             attempts,
-            at_unix_ms: self.clock.unix_now_ms(),
+            at_unix_ms,
         });
+        if let Some(evicted) = evicted {
+            self.recycler.give(evicted.event);
+        }
     }
 
     /// Marks one of `subscriber`'s taken events finished, waking idle waiters if it was the

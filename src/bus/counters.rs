@@ -2,12 +2,14 @@
 
 use serde::Serialize;
 
+use super::padded::Padded;
 use crate::sync::{AtomicU64, Ordering};
 
 /// Live counters of one subscriber.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) enqueued: AtomicU64,
+    /// Bumped by publishers on every event, so kept off the line of the worker's counters.
+    pub(crate) enqueued: Padded<AtomicU64>,
     pub(crate) handled: AtomicU64,
     pub(crate) suppressed: AtomicU64,
     pub(crate) failed: AtomicU64,

@@ -103,25 +103,31 @@ impl DeadLetters {
         }
     }
 
-    /// Keeps `letter`, evicting the oldest when the list is at its bound.
-    pub(crate) fn push(&self, letter: DeadLetter) {
+    /// Keeps `letter`, evicting the oldest when the list is at its bound; returns the evicted
+    /// letter, so it is dropped (or its event's allocation reused) outside the lock.
+    pub(crate) fn push(&self, letter: DeadLetter) -> Option<DeadLetter> {
         let mut entries = lock(&self.entries);
-        if entries.len() >= self.max {
-            if let Some(oldest) = entries.pop_front() {
-                self.evicted.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    target: "eventgate::bus",
-                    event_id = %oldest.event.id(),
-                    subscriber = %oldest.subscriber,
-                    reason = %oldest.reason,
-                    kept_max = self.max,
-                    "dead letter evicted"
-                );
-            }
-        }
+        let evicted = if entries.len() >= self.max {
+            entries.pop_front()
+        } else {
+            None
+        };
         if self.max > 0 {
             entries.push_back(letter);
         }
+        drop(entries);
+        if let Some(oldest) = &evicted {
+            self.evicted.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                target: "eventgate::bus",
+                event_id = %oldest.event.id(),
+                subscriber = %oldest.subscriber,
+                reason = %oldest.reason,
+                kept_max = self.max,
+                "dead letter evicted"
+            );
+        }
+        evicted
     }
 
     pub(crate) fn snapshot(&self) -> Vec<DeadLetter> {

@@ -17,6 +17,7 @@ use super::core::Core;
 use super::dead_letter::{DeadLetter, DeadLetterReason, DeadLetters};
 use super::handler::Handler;
 use super::observer::Observation;
+use super::recycler::Recycler;
 use super::registry::{self, Registry};
 use super::subscriber::Subscriber;
 use super::topology::{SubscriberInfo, TopicInfo, Topology};
@@ -56,6 +57,7 @@ impl InMemoryEventBus {
             clock: config.clock,
             observer: config.observer,
             dead_letters: DeadLetters::new(config.dead_letters_max),
+            recycler: Recycler::default(),
             idle: tokio::sync::Notify::new(),
             closed: AtomicBool::new(false),
             mutants: config.mutants,
@@ -179,7 +181,8 @@ impl EventBus for InMemoryEventBus {
             return Err(PublishError::ShutDown);
         }
         event.validate(self.inner.payload_limit_bytes)?;
-        let event = event.into_event(self.inner.ids.next_id(), core.clock.unix_now_ms());
+        let (id, now_ms) = (self.inner.ids.next_id(), core.clock.unix_now_ms());
+        let event = event.into_event(id, now_ms, core.recycler.take());
         core.observe(Observation::Published { event: &event });
         let fan_out = registry::publish_to(&self.inner.registry, core, &event);
         tracing::debug!(

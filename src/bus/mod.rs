@@ -28,7 +28,9 @@ mod in_memory;
 #[doc(hidden)]
 pub mod model_seam;
 mod observer;
+mod padded;
 mod queue;
+mod recycler;
 mod registry;
 mod stop;
 mod subscriber;

@@ -63,6 +63,7 @@ impl CoreBus {
             clock,
             observer: None,
             dead_letters: DeadLetters::new(DEAD_LETTERS_MAX),
+            recycler: Default::default(),
             idle: tokio::sync::Notify::new(),
             closed: AtomicBool::new(false),
             mutants,
@@ -99,7 +100,7 @@ impl CoreBus {
     /// Publishes an event on `topic` with `key` through the bus's own fan-out.
     pub fn publish(&self, topic: &str, key: &str) -> Published {
         let draft = NewEvent::raw(topic, key, "{}".to_owned());
-        let event = draft.into_event(self.ids.next_id(), self.core.clock.unix_now_ms());
+        let event = draft.into_event(self.ids.next_id(), self.core.clock.unix_now_ms(), None);
         let fan_out = registry::publish_to(&self.registry, &self.core, &event);
         Published {
             queued: fan_out.queued,

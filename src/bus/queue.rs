@@ -6,8 +6,12 @@
 //! finished (the one running and those waiting out a retry backoff), all under one lock, so
 //! "queue empty and nothing in the worker" is a single consistent reading.
 //!
-//! The worker's step between two events, finishing the one it handled and taking the next,
-//! is one lock acquisition ([`Queue::finish_and_pop`]) rather than two.
+//! The worker takes events in batches: one lock acquisition ([`Queue::take_batch`]) records
+//! the finishes it owes and moves every waiting event into the worker's own buffer, so the
+//! publisher and the worker meet on the lock once per batch rather than once per event. The
+//! events of a batch still count as waiting until the worker starts each one
+//! ([`Queue::start_one`]), so the capacity bounds exactly what it bounded before: events not
+//! yet started, whether in the queue or in the worker's buffer.
 //!
 //! The state sits behind `crate::sync`'s mutex so the loom models can race pushes, pops and
 //! closes; the wake-up is tokio's `Notify`, which never blocks the pusher.
@@ -16,8 +20,9 @@ use std::collections::VecDeque;
 
 use tokio::sync::Notify;
 
+use super::padded::Padded;
 use crate::event::Event;
-use crate::sync::{Mutex, lock};
+use crate::sync::{AtomicUsize, Mutex, Ordering, lock};
 
 /// Why a push was refused; the event comes back so the caller can dead-letter it.
 #[derive(Debug)]
@@ -28,18 +33,14 @@ pub(crate) enum PushError {
     Closed(Event),
 }
 
-/// What [`Queue::finish_and_pop`] did.
-#[derive(Debug)]
-pub(crate) struct Popped {
-    /// The event taken, if one waited.
-    pub(crate) event: Option<Event>,
-    /// True when the finish left the subscriber idle.
-    pub(crate) idle: bool,
-}
-
 #[derive(Debug)]
 pub(crate) struct Queue {
     state: Mutex<State>,
+    /// Events the worker has taken in a batch but not started: still waiting, so they count
+    /// against the capacity. Written under the lock on a take, decremented by the worker alone
+    /// as it starts each one; on its own cache lines, which a push reads only when the queue
+    /// may be full (see [`Queue::has_room`]).
+    taken: Padded<AtomicUsize>,
     capacity: usize,
     ready: Notify,
 }
@@ -48,6 +49,9 @@ pub(crate) struct Queue {
 struct State {
     items: VecDeque<Event>,
     in_worker: usize,
+    /// The size of the worker's last batch: an upper bound of [`Queue::taken`], which only
+    /// falls until the next take.
+    taken_at_most: usize,
     closed: bool,
 }
 
@@ -59,6 +63,7 @@ impl Queue {
         );
         Self {
             state: Mutex::new(State::default()),
+            taken: Padded(AtomicUsize::new(0)),
             capacity,
             ready: Notify::new(),
         }
@@ -71,12 +76,12 @@ impl Queue {
             if state.closed {
                 return Err(PushError::Closed(event));
             }
-            if state.items.len() >= self.capacity {
+            if !self.has_room(&state) {
                 return Err(PushError::Full(event));
             }
             state.items.push_back(event);
             debug_assert!(
-                state.items.len() <= self.capacity,
+                self.waiting(&state) <= self.capacity,
                 "queue over its capacity"
             );
         }
@@ -94,7 +99,7 @@ impl Queue {
             if state.closed {
                 return Err(PushError::Closed(event));
             }
-            if state.items.len() >= self.capacity {
+            if !self.has_room(&state) {
                 return Err(PushError::Full(event));
             }
         }
@@ -111,33 +116,68 @@ impl Queue {
         Some(event)
     }
 
-    /// Marks `finished` taken events finished (0 or 1) and takes the oldest waiting event,
-    /// under one lock: the worker's step between two events. `idle` is what
-    /// [`Queue::finish`] would have answered, and is only ever true when nothing was taken.
-    pub(crate) fn finish_and_pop(&self, finished: usize) -> Popped {
+    /// Marks `finished` taken events finished and moves every waiting event into `batch`
+    /// (which must be empty), counting them as in the worker and as taken; one lock. Returns
+    /// true when the finishes left the subscriber idle (nothing was waiting).
+    pub(crate) fn take_batch(&self, finished: usize, batch: &mut VecDeque<Event>) -> bool {
+        debug_assert!(
+            batch.is_empty(),
+            "a batch is taken only once the last is used up"
+        );
         let mut state = lock(&self.state);
-        assert!(state.in_worker >= finished, "finish without a matching pop");
+        assert!(
+            state.in_worker >= finished,
+            "finish without a matching take"
+        );
         state.in_worker -= finished;
-        let event = state.items.pop_front();
-        if event.is_some() {
-            state.in_worker += 1;
-        }
-        let idle = finished > 0 && event.is_none() && state.in_worker == 0;
-        Popped { event, idle }
+        std::mem::swap(&mut state.items, batch);
+        state.in_worker += batch.len();
+        state.taken_at_most = batch.len();
+        self.taken.store(batch.len(), Ordering::Release);
+        finished > 0 && batch.is_empty() && state.in_worker == 0
     }
 
-    /// Waits for the next event; `None` once the queue is closed and empty.
-    pub(crate) async fn next(&self) -> Option<Event> {
+    /// Records that the worker started one event of its batch: it no longer waits.
+    pub(crate) fn start_one(&self) {
+        let before = self.taken.fetch_sub(1, Ordering::AcqRel);
+        debug_assert!(before > 0, "start without a taken event");
+    }
+
+    /// Waits until an event waits or the queue is closed, then takes the batch (see
+    /// [`Queue::take_batch`]); `batch` stays empty only once the queue is closed and empty.
+    pub(crate) async fn wait_batch(&self, batch: &mut VecDeque<Event>) {
         loop {
             let notified = self.ready.notified();
-            if let Some(event) = self.pop() {
-                return Some(event);
-            }
-            if self.is_closed() {
-                return None;
+            self.take_batch(0, batch);
+            if !batch.is_empty() || self.is_closed() {
+                return;
             }
             notified.await;
         }
+    }
+
+    /// Marks `finished` taken events finished; true when the subscriber is now idle.
+    pub(crate) fn finish_many(&self, finished: usize) -> bool {
+        let mut state = lock(&self.state);
+        assert!(
+            state.in_worker >= finished,
+            "finish without a matching take"
+        );
+        state.in_worker -= finished;
+        finished > 0 && state.items.is_empty() && state.in_worker == 0
+    }
+
+    /// Events waiting: queued, or taken in a batch but not started. Read under the lock.
+    fn waiting(&self, state: &State) -> usize {
+        state.items.len() + self.taken.load(Ordering::Acquire)
+    }
+
+    /// True when fewer than `capacity` events wait. Checked first against the last batch's
+    /// size, which bounds the taken count from above, so a queue far from full never reads
+    /// the counter the worker writes on every event.
+    fn has_room(&self, state: &State) -> bool {
+        state.items.len() + state.taken_at_most < self.capacity
+            || self.waiting(state) < self.capacity
     }
 
     /// Marks one taken event finished; true when the subscriber is now idle.
@@ -171,12 +211,69 @@ impl Queue {
         lock(&self.state).closed
     }
 
-    /// How many events wait.
+    /// How many events wait (see [`Queue::waiting`]).
     pub(crate) fn depth(&self) -> usize {
-        lock(&self.state).items.len()
+        self.waiting(&lock(&self.state))
     }
 
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventIds, NewEvent};
+
+    fn event(ids: &EventIds) -> Event {
+        NewEvent::raw("topic", "key", "{}".to_owned()).into_event(ids.next_id(), 0, None)
+    }
+
+    fn fill(queue: &Queue, ids: &EventIds, count: usize) {
+        for _ in 0..count {
+            queue.push(event(ids)).expect("room");
+        }
+    }
+
+    #[test]
+    fn events_taken_but_not_started_still_count_against_the_capacity() {
+        let (queue, ids) = (Queue::new(4), EventIds::with_prefix(1));
+        fill(&queue, &ids, 3);
+        let mut batch = VecDeque::new();
+        queue.take_batch(0, &mut batch);
+        assert_eq!((batch.len(), queue.depth()), (3, 3));
+        fill(&queue, &ids, 1);
+        assert!(matches!(queue.push(event(&ids)), Err(PushError::Full(_))));
+        queue.start_one();
+        assert_eq!(queue.depth(), 3);
+        fill(&queue, &ids, 1);
+        assert!(matches!(queue.push(event(&ids)), Err(PushError::Full(_))));
+    }
+
+    #[test]
+    fn a_started_batch_frees_its_room_even_before_the_next_take() {
+        let (queue, ids) = (Queue::new(2), EventIds::with_prefix(1));
+        fill(&queue, &ids, 2);
+        let mut batch = VecDeque::new();
+        queue.take_batch(0, &mut batch);
+        queue.start_one();
+        queue.start_one();
+        fill(&queue, &ids, 2);
+        assert_eq!(queue.depth(), 2);
+    }
+
+    #[test]
+    fn the_subscriber_is_idle_once_every_taken_event_is_finished() {
+        let (queue, ids) = (Queue::new(4), EventIds::with_prefix(1));
+        fill(&queue, &ids, 2);
+        let mut batch = VecDeque::new();
+        assert!(!queue.take_batch(0, &mut batch));
+        batch.clear();
+        queue.start_one();
+        queue.start_one();
+        assert!(!queue.is_idle());
+        assert!(queue.take_batch(2, &mut batch));
+        assert!(queue.is_idle() && batch.is_empty());
     }
 }

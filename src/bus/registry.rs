@@ -111,7 +111,7 @@ fn push_to_each(core: &Core, subscribers: &[Arc<Subscriber>], event: &Event) -> 
                     .stop
                     .reason()
                     .unwrap_or(DeadLetterReason::Shutdown);
-                core.dead_letter(subscriber, &event, reason, Vec::new());
+                core.dead_letter_at_publish(subscriber, &event, reason);
             }
         }
     }
@@ -139,5 +139,5 @@ fn overflow(core: &Core, subscriber: &Subscriber, event: &Event) {
     {
         return;
     }
-    core.dead_letter(subscriber, event, DeadLetterReason::Overflow, Vec::new());
+    core.dead_letter_at_publish(subscriber, event, DeadLetterReason::Overflow);
 }

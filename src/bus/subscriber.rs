@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::config::SubscriberConfig;
 use super::counters::{CounterSnapshot, Counters};
 use super::handler::Handler;
+use super::padded::Padded;
 use super::queue::Queue;
 use super::stop::StopSignal;
 use super::topology::SubscriberInfo;
@@ -17,7 +18,8 @@ pub(crate) struct Subscriber {
     pub(crate) config: SubscriberConfig,
     pub(crate) handler: Arc<dyn Handler>,
     pub(crate) store: Arc<dyn GateStore>,
-    pub(crate) queue: Queue,
+    /// Written by publishers on every event: alone on its cache lines (see `bus::padded`).
+    pub(crate) queue: Padded<Queue>,
     pub(crate) counters: Counters,
     pub(crate) stop: StopSignal,
 }
@@ -31,7 +33,7 @@ impl Subscriber {
     ) -> Self {
         Self {
             name: Arc::from(config.name.as_str()),
-            queue: Queue::new(config.queue_capacity),
+            queue: Padded(Queue::new(config.queue_capacity)),
             config,
             handler,
             store,

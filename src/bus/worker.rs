@@ -18,7 +18,7 @@
 //! dead-letters it, everything waiting for a retry and everything still queued, with the
 //! stop's reason, and returns how many it dead-lettered.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use tokio::time::Instant;
@@ -30,6 +30,7 @@ use super::core::Core;
 use super::counters::Counters;
 use super::dead_letter::DeadLetterReason;
 use super::observer::Observation;
+use super::recycler::Spares;
 use super::subscriber::Subscriber;
 use crate::event::Event;
 use crate::gate::{ClaimOutcome, ClaimToken, StoreError};
@@ -75,6 +76,13 @@ pub(crate) struct Worker {
     subscriber: Arc<Subscriber>,
     core: Arc<Core>,
     retries: Retries,
+    /// Events taken from the queue in one batch, not yet started (see `bus::queue`).
+    batch: VecDeque<Event>,
+    /// Handled events whose finish is recorded with the next take from the queue, under the
+    /// same lock, rather than one lock each.
+    finishes_owed: usize,
+    /// Allocations of handled events, handed back to the bus a batch at a time.
+    spares: Spares,
 }
 
 /// What the gate decided about one event.
@@ -92,7 +100,7 @@ enum Step {
     /// Settled and marked finished.
     Done,
     /// Handled successfully; its finish is left to the loop, which records it together with
-    /// taking the next event (one queue lock instead of two).
+    /// the next take from the queue (see [`Worker::finishes_owed`]).
     Handled,
     Stopped(DeadLetterReason),
 }
@@ -103,6 +111,9 @@ impl Worker {
             subscriber,
             core,
             retries: Retries::default(),
+            batch: VecDeque::new(),
+            finishes_owed: 0,
+            spares: Spares::default(),
         }
     }
 
@@ -113,9 +124,8 @@ impl Worker {
             subscriber = %self.subscriber.name,
             "worker started"
         );
-        let mut finish_owed = false;
         loop {
-            let next = match self.ready_work(std::mem::take(&mut finish_owed)) {
+            let next = match self.ready_work() {
                 Some(work) => Some(work),
                 None => {
                     let subscriber = self.subscriber.clone();
@@ -136,7 +146,7 @@ impl Worker {
             };
             match self.process(work).await {
                 Step::Done => {}
-                Step::Handled => finish_owed = true,
+                Step::Handled => self.finishes_owed += 1,
                 // The event that was running has been dead-lettered by its settle step.
                 Step::Stopped(reason) => return 1 + self.drain(reason),
             }
@@ -145,37 +155,43 @@ impl Worker {
 
     /// A queued event, when one waits and nothing else can come first: the worker is not told
     /// to stop and no retry is pending. What the select below would pick in that case, without
-    /// registering a waiter on the stop signal for every event. Records the finish of the
-    /// previous event first when `finish_owed`, under the same queue lock as the pop.
-    fn ready_work(&self, finish_owed: bool) -> Option<Work> {
+    /// registering a waiter on the stop signal for every event. Takes the next batch when the
+    /// last is used up, recording the finishes owed under the same queue lock.
+    fn ready_work(&mut self) -> Option<Work> {
         if self.subscriber.stop.reason().is_some() || !self.retries.due.is_empty() {
-            if finish_owed {
-                self.core.finish(&self.subscriber);
-            }
+            self.settle_finishes();
             return None;
         }
-        let popped = self
-            .subscriber
-            .queue
-            .finish_and_pop(usize::from(finish_owed));
-        if popped.idle {
+        if self.batch.is_empty() {
+            let finished = std::mem::take(&mut self.finishes_owed);
+            if self.subscriber.queue.take_batch(finished, &mut self.batch) {
+                self.core.idle.notify_waiters();
+            }
+        }
+        start_next(&self.subscriber, &mut self.batch).map(first)
+    }
+
+    /// Records the finishes owed now.
+    fn settle_finishes(&mut self) {
+        let finished = std::mem::take(&mut self.finishes_owed);
+        if self.subscriber.queue.finish_many(finished) {
             self.core.idle.notify_waiters();
         }
-        popped.event.map(first)
     }
 
     /// The next due retry or, while the retry set has room, the next queued event.
     async fn next_work(&mut self) -> Option<Work> {
         let room = self.retries.due.len() < self.subscriber.queue.capacity();
+        let (subscriber, batch) = (&self.subscriber, &mut self.batch);
         match self.retries.next_due() {
             Some(due) => {
                 tokio::select! {
                     biased;
                     () = tokio::time::sleep_until(due) => self.retries.take_first(),
-                    event = self.subscriber.queue.next(), if room => Some(first(event?)),
+                    event = next_queued(subscriber, batch), if room => Some(first(event?)),
                 }
             }
-            None => Some(first(self.subscriber.queue.next().await?)),
+            None => Some(first(next_queued(subscriber, batch).await?)),
         }
     }
 
@@ -306,8 +322,6 @@ impl Worker {
     async fn attempt(&mut self, work: &mut Work) -> AttemptOutcome {
         let (sub, event) = (&self.subscriber, &work.event);
         let attempt = work.next_attempt();
-        // One clock reading serves the timeout and, for a kept attempt, its start time.
-        let started = Instant::now();
         self.core.observe(Observation::HandlerStarted {
             event,
             subscriber: &sub.name,
@@ -315,7 +329,8 @@ impl Worker {
         });
         let timeout = sub.config.handler_timeout;
         let handler = sub.handler.as_ref();
-        let outcome = attempt::run(handler, event.clone(), timeout, started, &sub.stop).await;
+        let ran = attempt::run(handler, event.clone(), timeout, &sub.stop).await;
+        let outcome = ran.outcome;
         let ended = Observation::HandlerEnded {
             event,
             subscriber: &sub.name,
@@ -340,14 +355,14 @@ impl Worker {
         work.attempts.push(AttemptRecord {
             attempt,
             outcome: outcome.clone(),
-            started_at_unix_ms: self.unix_ms_at(started),
+            started_at_unix_ms: self.unix_ms_before(ran.waited),
         });
         outcome
     }
 
     fn settle_without_gate(&mut self, work: Work, outcome: AttemptOutcome) -> Step {
         match outcome {
-            AttemptOutcome::Succeeded => return self.handled(),
+            AttemptOutcome::Succeeded => return self.handled(work),
             AttemptOutcome::Cancelled { reason } => {
                 self.dead_letter_now(&work, reason);
                 return Step::Stopped(reason);
@@ -371,7 +386,7 @@ impl Worker {
                 .is_on(crate::mutants::Mutant::ReleaseOnSuccess)
         {
             self.release(&work, token).await;
-            return self.handled();
+            return self.handled(work);
         }
         self.complete(&work, token).await;
         self.settle_without_gate(work, outcome)
@@ -386,7 +401,7 @@ impl Worker {
         match outcome {
             AttemptOutcome::Succeeded => {
                 self.complete(&work, token).await;
-                return self.handled();
+                return self.handled(work);
             }
             AttemptOutcome::Cancelled { reason } => {
                 self.release(&work, token).await;
@@ -479,9 +494,11 @@ impl Worker {
         }
     }
 
-    /// Counts a success; the loop records its finish (see [`Step::Handled`]).
-    fn handled(&self) -> Step {
+    /// Counts a success and hands the event's allocation back for reuse; the loop records its
+    /// finish (see [`Step::Handled`]).
+    fn handled(&mut self, work: Work) -> Step {
         Counters::bump(&self.subscriber.counters.handled);
+        self.spares.keep(work.event, &self.core.recycler);
         Step::Handled
     }
 
@@ -492,11 +509,11 @@ impl Worker {
         self.core.finish(&self.subscriber);
     }
 
-    /// The bus clock's unix time at `started` (an earlier tokio instant), in milliseconds:
+    /// The bus clock's unix time `waited` ago, in milliseconds: when a kept attempt started,
     /// counted back from now, so that an attempt whose record is never kept (a success) reads
     /// the unix clock not at all.
-    fn unix_ms_at(&self, started: Instant) -> u64 {
-        let unix = self.core.clock.unix_now().saturating_sub(started.elapsed());
+    fn unix_ms_before(&self, waited: std::time::Duration) -> u64 {
+        let unix = self.core.clock.unix_now().saturating_sub(waited);
         u64::try_from(unix.as_millis()).unwrap_or(u64::MAX)
     }
 
@@ -510,9 +527,14 @@ impl Worker {
 
     /// Dead-letters everything the worker still holds or that waits in its queue.
     fn drain(mut self, reason: DeadLetterReason) -> usize {
+        self.settle_finishes();
         let mut count = 0;
         while let Some(work) = self.retries.take_first() {
             self.dead_letter_now(&work, reason);
+            count += 1;
+        }
+        while let Some(event) = start_next(&self.subscriber, &mut self.batch) {
+            self.dead_letter_now(&first(event), reason);
             count += 1;
         }
         for event in self.subscriber.queue.close() {
@@ -528,6 +550,22 @@ impl Worker {
         );
         count
     }
+}
+
+/// Starts the next event of `batch`, if any: it no longer counts as waiting in the queue.
+fn start_next(subscriber: &Subscriber, batch: &mut VecDeque<Event>) -> Option<Event> {
+    let event = batch.pop_front()?;
+    subscriber.queue.start_one();
+    Some(event)
+}
+
+/// The next queued event: from `batch`, or from a new batch once an event waits; `None` once
+/// the queue is closed and empty.
+async fn next_queued(subscriber: &Subscriber, batch: &mut VecDeque<Event>) -> Option<Event> {
+    if batch.is_empty() {
+        subscriber.queue.wait_batch(batch).await;
+    }
+    start_next(subscriber, batch)
 }
 
 fn first(event: Event) -> Work {
