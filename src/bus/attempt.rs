@@ -84,57 +84,42 @@ pub struct AttemptRecord {
     pub started_at_unix_ms: u64,
 }
 
-/// How one attempt ended, and for how long the handler was waited on.
-pub(crate) struct Ran {
-    pub(crate) outcome: AttemptOutcome,
-    /// From the handler's first `Pending` to its end; zero when its first poll finished it.
-    pub(crate) waited: Duration,
-}
-
-/// Runs `handler` on `event` once, bounded by `timeout` and by `stop`.
+/// Runs `handler` on `event` once, bounded by `timeout` from `started` and by `stop`.
 ///
 /// Most handlers finish on their first poll, so that poll is made before anything else is
 /// set up: the stop signal is read (not waited on), and only a handler still pending after
-/// it reads the clock and gets a registered stop waiter and a timer. The outcome is the one
-/// a `biased` select of stop, then the handler under its timeout, would give. The timeout
-/// counts from that first `Pending`: the first poll runs to its first await whatever the
-/// timeout, as it would under any timer, so it is not charged against the handler.
+/// it gets a registered stop waiter and a timer. The outcome is the one a `biased` select of
+/// stop, then the handler under its timeout, would give: stop first, the deadline counted
+/// from `started` (the caller's clock reading, taken before the handler was called).
 pub(crate) async fn run(
     handler: &dyn Handler,
     event: Event,
     timeout: Duration,
+    started: Instant,
     stop: &StopSignal,
-) -> Ran {
-    let immediate = |outcome| Ran {
-        outcome,
-        waited: Duration::ZERO,
-    };
+) -> AttemptOutcome {
     let future = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(event))) {
         Ok(future) => future,
-        Err(payload) => return immediate(panicked(payload)),
+        Err(payload) => return panicked(payload),
     };
     if let Some(reason) = stop.reason() {
-        return immediate(AttemptOutcome::Cancelled { reason });
+        return AttemptOutcome::Cancelled { reason };
     }
     let mut running = AssertUnwindSafe(future).catch_unwind();
     let first_poll = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut running).poll(cx)));
     if let Poll::Ready(result) = first_poll.await {
-        return immediate(finished(result));
+        return finished(result);
     }
-    let pending_since = Instant::now();
-    let outcome = tokio::select! {
+    let remaining = timeout.saturating_sub(started.elapsed());
+    tokio::select! {
         biased;
         reason = stop.stopped() => AttemptOutcome::Cancelled { reason },
-        outcome = tokio::time::timeout(timeout, running) => match outcome {
+        outcome = tokio::time::timeout(remaining, running) => match outcome {
             Ok(result) => finished(result),
             Err(_elapsed) => AttemptOutcome::TimedOut {
                 after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             },
         },
-    };
-    Ran {
-        outcome,
-        waited: pending_since.elapsed(),
     }
 }
 

@@ -322,6 +322,10 @@ impl Worker {
     async fn attempt(&mut self, work: &mut Work) -> AttemptOutcome {
         let (sub, event) = (&self.subscriber, &work.event);
         let attempt = work.next_attempt();
+        // One clock reading serves the timeout and, for a kept attempt, its start time. It is
+        // taken before the handler is called, so a handler's first poll counts against its
+        // timeout and a run never outlasts the lease (which is longer than the timeout).
+        let started = Instant::now();
         self.core.observe(Observation::HandlerStarted {
             event,
             subscriber: &sub.name,
@@ -329,8 +333,7 @@ impl Worker {
         });
         let timeout = sub.config.handler_timeout;
         let handler = sub.handler.as_ref();
-        let ran = attempt::run(handler, event.clone(), timeout, &sub.stop).await;
-        let outcome = ran.outcome;
+        let outcome = attempt::run(handler, event.clone(), timeout, started, &sub.stop).await;
         let ended = Observation::HandlerEnded {
             event,
             subscriber: &sub.name,
@@ -355,7 +358,7 @@ impl Worker {
         work.attempts.push(AttemptRecord {
             attempt,
             outcome: outcome.clone(),
-            started_at_unix_ms: self.unix_ms_before(ran.waited),
+            started_at_unix_ms: self.unix_ms_at(started),
         });
         outcome
     }
@@ -509,11 +512,11 @@ impl Worker {
         self.core.finish(&self.subscriber);
     }
 
-    /// The bus clock's unix time `waited` ago, in milliseconds: when a kept attempt started,
+    /// The bus clock's unix time at `started` (an earlier tokio instant), in milliseconds:
     /// counted back from now, so that an attempt whose record is never kept (a success) reads
     /// the unix clock not at all.
-    fn unix_ms_before(&self, waited: std::time::Duration) -> u64 {
-        let unix = self.core.clock.unix_now().saturating_sub(waited);
+    fn unix_ms_at(&self, started: Instant) -> u64 {
+        let unix = self.core.clock.unix_now().saturating_sub(started.elapsed());
         u64::try_from(unix.as_millis()).unwrap_or(u64::MAX)
     }
 
