@@ -15,7 +15,8 @@
 //!   the idempotency gate (a `MemoryStore`, a distinct key per event within the TTL).
 //!
 //! Events are built before a batch's timer starts: the rows compare moving events, not
-//! building them.
+//! building them. After criterion's rows, the same rows run again in interleaved rounds (see
+//! `support::rounds`), whose ratios `scripts/bench-table.py` prints beside criterion's.
 
 mod support;
 
@@ -23,8 +24,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkGroup, BenchmarkId, Criterion, measurement::WallTime};
+use criterion::Criterion;
 use eventgate::{DeliveryMode, EventBus};
+use support::rounds::{self, Row};
 use support::{Done, Payload, batches};
 use tokio::runtime::Runtime;
 use tokio::sync::{broadcast, mpsc};
@@ -38,38 +40,49 @@ const CHANNEL_CAPACITY: usize = eventgate::defaults::QUEUE_CAPACITY;
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     let runtime = support::runtime();
+    let mut rows = vec![direct_call(&runtime), tokio_mpsc(&runtime)];
+    for subscribers in FAN_OUTS {
+        rows.push(tokio_broadcast(&runtime, subscribers));
+        rows.push(eventgate_bus(&runtime, subscribers, DeliveryMode::Ungated));
+        rows.push(eventgate_bus(
+            &runtime,
+            subscribers,
+            DeliveryMode::AtMostOnce,
+        ));
+    }
     let mut group = criterion.benchmark_group("dispatch");
     group
         .sample_size(30)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    direct_call(&mut group, &runtime);
-    tokio_mpsc(&mut group, &runtime);
-    for subscribers in FAN_OUTS {
-        tokio_broadcast(&mut group, &runtime, subscribers);
-        eventgate_bus(&mut group, &runtime, subscribers, DeliveryMode::Ungated);
-        eventgate_bus(&mut group, &runtime, subscribers, DeliveryMode::AtMostOnce);
+    for row in &mut rows {
+        let id = row.id.trim_start_matches("dispatch/").to_owned();
+        group.bench_function(id, |b| b.iter_custom(|iters| (row.run)(iters)));
     }
     group.finish();
     criterion.final_summary();
+    rounds::interleave(
+        "dispatch",
+        &mut rows,
+        rounds::rounds(),
+        support::BATCH_EVENTS,
+    );
 }
 
-fn direct_call(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &Runtime) {
+fn direct_call(runtime: &Runtime) -> Row<'_> {
     let done = Arc::new(Done::default());
     let value = support::payload();
-    let handle = |value: Payload, done: &Done| {
-        black_box(value);
-        done.hit();
-    };
-    group.bench_function("direct_call", |b| {
-        b.iter_custom(|iters| {
-            let batch = |size: u64| vec![value.clone(); size as usize];
-            runtime.block_on(timed(&done, iters, 1, batch, |value| handle(value, &done)))
-        })
-    });
+    Row::new("dispatch/direct_call", move |iters| {
+        let handle = |value: Payload| {
+            black_box(value);
+            done.hit();
+        };
+        let batch = |size: u64| vec![value.clone(); size as usize];
+        runtime.block_on(timed(&done, iters, 1, batch, handle))
+    })
 }
 
-fn tokio_mpsc(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &Runtime) {
+fn tokio_mpsc(runtime: &Runtime) -> Row<'_> {
     let done = Arc::new(Done::default());
     let value = support::payload();
     let (sender, mut receiver) = mpsc::channel::<Payload>(CHANNEL_CAPACITY);
@@ -80,16 +93,14 @@ fn tokio_mpsc(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &Runtime) {
             counted.hit();
         }
     });
-    group.bench_function(BenchmarkId::new("tokio_mpsc", 1), |b| {
-        b.iter_custom(|iters| {
-            let batch = |size: u64| vec![value.clone(); size as usize];
-            let send = |value| sender.try_send(value).expect("the batch fits the channel");
-            runtime.block_on(timed(&done, iters, 1, batch, send))
-        })
-    });
+    Row::new("dispatch/tokio_mpsc/1", move |iters| {
+        let batch = |size: u64| vec![value.clone(); size as usize];
+        let send = |value| sender.try_send(value).expect("the batch fits the channel");
+        runtime.block_on(timed(&done, iters, 1, batch, send))
+    })
 }
 
-fn tokio_broadcast(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &Runtime, tasks: usize) {
+fn tokio_broadcast(runtime: &Runtime, tasks: usize) -> Row<'_> {
     let done = Arc::new(Done::default());
     let value = support::payload();
     let (sender, _) = broadcast::channel::<Payload>(CHANNEL_CAPACITY);
@@ -103,23 +114,16 @@ fn tokio_broadcast(group: &mut BenchmarkGroup<'_, WallTime>, runtime: &Runtime, 
             }
         });
     }
-    group.bench_function(BenchmarkId::new("tokio_broadcast", tasks), |b| {
-        b.iter_custom(|iters| {
-            let batch = |size: u64| vec![value.clone(); size as usize];
-            let send = |value| {
-                sender.send(value).expect("the receivers are alive");
-            };
-            runtime.block_on(timed(&done, iters, tasks as u64, batch, send))
-        })
-    });
+    Row::new(format!("dispatch/tokio_broadcast/{tasks}"), move |iters| {
+        let batch = |size: u64| vec![value.clone(); size as usize];
+        let send = |value| {
+            sender.send(value).expect("the receivers are alive");
+        };
+        runtime.block_on(timed(&done, iters, tasks as u64, batch, send))
+    })
 }
 
-fn eventgate_bus(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    runtime: &Runtime,
-    subscribers: usize,
-    mode: DeliveryMode,
-) {
+fn eventgate_bus(runtime: &Runtime, subscribers: usize, mode: DeliveryMode) -> Row<'_> {
     let done = Arc::new(Done::default());
     let bus = support::bus_with(runtime, subscribers, mode, &done);
     let events = support::events();
@@ -128,15 +132,13 @@ fn eventgate_bus(
         DeliveryMode::Ungated => "ungated",
         _ => "at_most_once",
     };
-    group.bench_function(BenchmarkId::new(name, subscribers), |b| {
-        b.iter_custom(|iters| {
-            let batch = |size: u64| support::next_batch(&events, &mut next, size);
-            let send = |event| {
-                bus.publish(event).expect("the bus accepts the event");
-            };
-            runtime.block_on(timed(&done, iters, subscribers as u64, batch, send))
-        })
-    });
+    Row::new(format!("dispatch/{name}/{subscribers}"), move |iters| {
+        let batch = |size: u64| support::next_batch(&events, &mut next, size);
+        let send = |event| {
+            bus.publish(event).expect("the bus accepts the event");
+        };
+        runtime.block_on(timed(&done, iters, subscribers as u64, batch, send))
+    })
 }
 
 /// Sends `iters` values in batches made by `batch` (untimed), each with `send`, waiting after

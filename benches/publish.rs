@@ -4,63 +4,63 @@
 //!
 //! Only the `publish` calls are timed. After each batch the loop waits, untimed, for the
 //! healthy subscribers to catch up, so their queues never overflow and the two rows differ
-//! only by the hung subscriber.
+//! only by the hung subscriber. After criterion's rows, both run again in interleaved rounds
+//! (see `support::rounds`).
 
 mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion};
-use eventgate::SubscriberConfig;
-use eventgate::{DeliveryMode, Event, EventBus, HandlerError, InMemoryEventBus, NewEvent};
+use criterion::Criterion;
+use eventgate::{DeliveryMode, EventBus, InMemoryEventBus, NewEvent};
+use support::rounds::{self, Row};
 use support::{Done, batches};
 
 /// Subscribers on the topic in both rows.
 const SUBSCRIBERS: usize = 4;
 
-/// How long the hung handler is allowed to run: longer than any benchmark.
-const HUNG_TIMEOUT: Duration = Duration::from_secs(60 * 60);
-
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     let runtime = support::runtime();
     let events = support::events();
-    let mut group = criterion.benchmark_group("publish");
-    group
-        .sample_size(30)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    let mut rows = Vec::new();
     for hung in [0, 1] {
         let done = Arc::new(Done::default());
         let healthy = SUBSCRIBERS - hung;
         let bus = support::bus_with(&runtime, healthy, DeliveryMode::Ungated, &done);
         if hung == 1 {
             let _entered = runtime.enter();
-            subscribe_hung(&bus);
+            support::subscribe_hung(&bus);
         }
         let mut next = 0usize;
         let name = if hung == 0 { "all_healthy" } else { "one_hung" };
-        group.bench_function(BenchmarkId::new(name, SUBSCRIBERS), |b| {
-            b.iter_custom(|iters| {
-                let timed = time_publishes(&bus, &done, &events, &mut next, healthy, iters);
+        let (runtime, events) = (&runtime, &events);
+        rows.push(Row::new(
+            format!("publish/{name}/{SUBSCRIBERS}"),
+            move |iters| {
+                let timed = time_publishes(&bus, &done, events, &mut next, healthy, iters);
                 runtime.block_on(timed)
-            })
-        });
+            },
+        ));
+    }
+    let mut group = criterion.benchmark_group("publish");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for row in &mut rows {
+        let id = row.id.trim_start_matches("publish/").to_owned();
+        group.bench_function(id, |b| b.iter_custom(|iters| (row.run)(iters)));
     }
     group.finish();
     criterion.final_summary();
-}
-
-/// A subscriber whose handler never finishes.
-fn subscribe_hung(bus: &InMemoryEventBus) {
-    let hang = |_event: Event| std::future::pending::<Result<(), HandlerError>>();
-    let config = SubscriberConfig::new("hung", [support::TOPIC])
-        .mode(DeliveryMode::Ungated)
-        .handler_timeout(HUNG_TIMEOUT)
-        .lease(2 * HUNG_TIMEOUT);
-    bus.subscribe(config, hang)
-        .expect("the hung subscriber subscribes");
+    rounds::interleave(
+        "publish",
+        &mut rows,
+        rounds::rounds(),
+        support::BATCH_EVENTS,
+    );
 }
 
 /// Publishes `iters` prepared events in batches; returns the time spent inside `publish`.

@@ -1,4 +1,7 @@
-//! Callgrind harness: `prof_dispatch MODE SUBSCRIBERS EVENTS`.
+//! Profiling harness for callgrind and perf: `prof_dispatch MODE SUBSCRIBERS EVENTS`, where
+//! MODE is `mpsc` (the peer), `ungated`, `at_most_once`, or `hung` (SUBSCRIBERS - 1 healthy
+//! ungated subscribers and one whose handler never returns). Publishes EVENTS prepared events
+//! in the benchmarks' batches and waits for the healthy handlers.
 #[path = "../benches/support/mod.rs"]
 mod support;
 
@@ -10,7 +13,7 @@ use support::Done;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = match args[1].as_str() {
-        "ungated" => DeliveryMode::Ungated,
+        "ungated" | "hung" => DeliveryMode::Ungated,
         _ => DeliveryMode::AtMostOnce,
     };
     let subscribers: usize = args[2].parse().unwrap();
@@ -40,7 +43,13 @@ fn main() {
         return;
     }
     let done = Arc::new(Done::default());
+    let hung = usize::from(args[1] == "hung");
+    let subscribers = subscribers - hung;
     let bus = support::bus_with(&runtime, subscribers, mode, &done);
+    if hung == 1 {
+        let _entered = runtime.enter();
+        support::subscribe_hung(&bus);
+    }
     let events = support::events();
     let mut next = 0;
     runtime.block_on(async {

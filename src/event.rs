@@ -222,6 +222,11 @@ impl Event {
     /// This event's allocation, emptied, when this is its last handle; its topic, key and
     /// payload are released here.
     pub(crate) fn into_spare(self) -> Option<SpareEvent> {
+        // A plain read first: when other subscribers still hold the event (fan-out), this
+        // leaves its counters' cache line unwritten, where `get_mut` alone would write it.
+        if Arc::strong_count(&self.0) != 1 {
+            return None;
+        }
         let mut allocation = self.0;
         Arc::get_mut(&mut allocation)?.body = None;
         Some(SpareEvent(allocation))

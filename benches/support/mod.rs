@@ -9,6 +9,8 @@
 // Each benchmark binary compiles this module and uses its own part of it.
 #![allow(dead_code)]
 
+pub mod rounds;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -158,4 +160,19 @@ pub fn bus_with(
             .expect("a benchmark subscriber subscribes");
     }
     bus
+}
+
+/// How long the hung handler is allowed to run: longer than any benchmark.
+pub const HUNG_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+/// Subscribes, on [`TOPIC`], a subscriber whose handler never finishes: its queue fills and
+/// every later event overflows for it. Call inside the bus's runtime.
+pub fn subscribe_hung(bus: &InMemoryEventBus) {
+    let hang = |_event: Event| std::future::pending::<Result<(), HandlerError>>();
+    let config = SubscriberConfig::new("hung", [TOPIC])
+        .mode(DeliveryMode::Ungated)
+        .handler_timeout(HUNG_TIMEOUT)
+        .lease(2 * HUNG_TIMEOUT);
+    bus.subscribe(config, hang)
+        .expect("the hung subscriber subscribes");
 }

@@ -84,34 +84,48 @@ pub struct AttemptRecord {
     pub started_at_unix_ms: u64,
 }
 
-/// Runs `handler` on `event` once, bounded by `timeout` from `started` and by `stop`.
+/// How one attempt ended, and the clock reading its deadline was counted from.
+pub(crate) struct Ran {
+    pub(crate) outcome: AttemptOutcome,
+    /// The `started` given, else when the handler first returned `Pending`; `None` when no
+    /// clock was read (no `started` given, and the first poll finished the handler).
+    pub(crate) started: Option<Instant>,
+}
+
+/// Runs `handler` on `event` once, bounded by `timeout` and by `stop`.
+///
+/// The deadline counts from `started` when the caller read the clock before calling (a gated
+/// run must end within its lease, so its first poll counts against the timeout), else from
+/// the handler's first `Pending`, so that an ungated handler that finishes on its first poll
+/// reads no clock at all (a clock reading costs tens of nanoseconds on a virtual machine).
 ///
 /// Most handlers finish on their first poll, so that poll is made before anything else is
 /// set up: the stop signal is read (not waited on), and only a handler still pending after
 /// it gets a registered stop waiter and a timer. The outcome is the one a `biased` select of
-/// stop, then the handler under its timeout, would give: stop first, the deadline counted
-/// from `started` (the caller's clock reading, taken before the handler was called).
+/// stop, then the handler under its timeout, would give.
 pub(crate) async fn run(
     handler: &dyn Handler,
     event: Event,
     timeout: Duration,
-    started: Instant,
+    started: Option<Instant>,
     stop: &StopSignal,
-) -> AttemptOutcome {
+) -> Ran {
+    let ended = |outcome| Ran { outcome, started };
     let future = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(event))) {
         Ok(future) => future,
-        Err(payload) => return panicked(payload),
+        Err(payload) => return ended(panicked(payload)),
     };
     if let Some(reason) = stop.reason() {
-        return AttemptOutcome::Cancelled { reason };
+        return ended(AttemptOutcome::Cancelled { reason });
     }
     let mut running = AssertUnwindSafe(future).catch_unwind();
     let first_poll = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut running).poll(cx)));
     if let Poll::Ready(result) = first_poll.await {
-        return finished(result);
+        return ended(finished(result));
     }
+    let started = started.unwrap_or_else(Instant::now);
     let remaining = timeout.saturating_sub(started.elapsed());
-    tokio::select! {
+    let outcome = tokio::select! {
         biased;
         reason = stop.stopped() => AttemptOutcome::Cancelled { reason },
         outcome = tokio::time::timeout(remaining, running) => match outcome {
@@ -120,6 +134,10 @@ pub(crate) async fn run(
                 after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             },
         },
+    };
+    Ran {
+        outcome,
+        started: Some(started),
     }
 }
 

@@ -158,7 +158,10 @@ impl SubscriberConfig {
         self
     }
 
-    /// How long one handler run may take.
+    /// How long one handler run may take. A gated run's timeout counts from the call, so the
+    /// run ends within its lease; an ungated run's counts from the handler's first `Pending`
+    /// (a handler that finishes on its first poll never reads the clock). Neither can cut
+    /// short a handler that blocks its thread rather than awaiting.
     pub fn handler_timeout(mut self, timeout: Duration) -> Self {
         self.handler_timeout = timeout;
         self

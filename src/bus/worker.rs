@@ -322,10 +322,12 @@ impl Worker {
     async fn attempt(&mut self, work: &mut Work) -> AttemptOutcome {
         let (sub, event) = (&self.subscriber, &work.event);
         let attempt = work.next_attempt();
-        // One clock reading serves the timeout and, for a kept attempt, its start time. It is
-        // taken before the handler is called, so a handler's first poll counts against its
-        // timeout and a run never outlasts the lease (which is longer than the timeout).
-        let started = Instant::now();
+        // One clock reading serves the timeout and, for a kept attempt, its start time. A
+        // gated run reads it before the handler is called, so the handler's first poll counts
+        // against its timeout and the run never outlasts its lease (which is longer); an
+        // ungated run reads it only if the handler is still pending after its first poll.
+        let gated = sub.config.mode != DeliveryMode::Ungated;
+        let started = gated.then(Instant::now);
         self.core.observe(Observation::HandlerStarted {
             event,
             subscriber: &sub.name,
@@ -333,7 +335,8 @@ impl Worker {
         });
         let timeout = sub.config.handler_timeout;
         let handler = sub.handler.as_ref();
-        let outcome = attempt::run(handler, event.clone(), timeout, started, &sub.stop).await;
+        let ran = attempt::run(handler, event.clone(), timeout, started, &sub.stop).await;
+        let outcome = ran.outcome;
         let ended = Observation::HandlerEnded {
             event,
             subscriber: &sub.name,
@@ -358,7 +361,10 @@ impl Worker {
         work.attempts.push(AttemptRecord {
             attempt,
             outcome: outcome.clone(),
-            started_at_unix_ms: self.unix_ms_at(started),
+            started_at_unix_ms: match ran.started {
+                Some(started) => self.unix_ms_at(started),
+                None => self.core.clock.unix_now_ms(),
+            },
         });
         outcome
     }
