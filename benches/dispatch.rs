@@ -55,10 +55,7 @@ fn main() {
         .sample_size(30)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    for row in &mut rows {
-        let id = row.id.trim_start_matches("dispatch/").to_owned();
-        group.bench_function(id, |b| b.iter_custom(|iters| (row.run)(iters)));
-    }
+    rounds::bench_rows(&mut group, &mut rows);
     group.finish();
     criterion.final_summary();
     rounds::interleave(

@@ -49,10 +49,7 @@ fn main() {
         .sample_size(30)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    for row in &mut rows {
-        let id = row.id.trim_start_matches("publish/").to_owned();
-        group.bench_function(id, |b| b.iter_custom(|iters| (row.run)(iters)));
-    }
+    rounds::bench_rows(&mut group, &mut rows);
     group.finish();
     criterion.final_summary();
     rounds::interleave(

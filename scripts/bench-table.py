@@ -47,7 +47,9 @@ def estimates(root: Path) -> dict:
     """Maps each benchmark's full id to its time per iteration, in ns: criterion's headline
     figure, the slope of time over iterations (the mean when a run has no slope)."""
     found = {}
-    for benchmark in root.glob("**/new/benchmark.json"):
+    # Oldest first, so that when two directories hold one id (criterion names a directory
+    # after how the id was spelled), the newest measurement wins.
+    for benchmark in sorted(root.glob("**/new/benchmark.json"), key=lambda p: p.stat().st_mtime):
         full_id = json.loads(benchmark.read_text())["full_id"]
         estimate = json.loads((benchmark.parent / "estimates.json").read_text())
         headline = estimate.get("slope") or estimate["mean"]

@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId};
+
 /// One measured row: its criterion id and a function that times `iters` iterations.
 pub struct Row<'a> {
     pub id: String,
@@ -24,6 +27,27 @@ impl<'a> Row<'a> {
             id: id.into(),
             run: Box::new(run),
         }
+    }
+}
+
+/// Registers every row with criterion's `group`. A row id `group/function/parameter` becomes
+/// criterion's `BenchmarkId` of that function and parameter (so its results land in
+/// `target/criterion/group/function/parameter`), and `group/function` a plain function.
+pub fn bench_rows(group: &mut BenchmarkGroup<'_, WallTime>, rows: &mut [Row<'_>]) {
+    for row in rows {
+        let id = row
+            .id
+            .split_once('/')
+            .map_or(row.id.as_str(), |(_, id)| id)
+            .to_owned();
+        let run = &mut row.run;
+        match id.split_once('/') {
+            Some((function, parameter)) => {
+                let id = BenchmarkId::new(function, parameter);
+                group.bench_function(id, |b| b.iter_custom(|iters| run(iters)))
+            }
+            None => group.bench_function(id, |b| b.iter_custom(|iters| run(iters))),
+        };
     }
 }
 
