@@ -44,9 +44,9 @@ pub fn bench_rows(group: &mut BenchmarkGroup<'_, WallTime>, rows: &mut [Row<'_>]
         match id.split_once('/') {
             Some((function, parameter)) => {
                 let id = BenchmarkId::new(function, parameter);
-                group.bench_function(id, |b| b.iter_custom(|iters| run(iters)))
+                group.bench_function(id, |b| b.iter_custom(&mut *run))
             }
-            None => group.bench_function(id, |b| b.iter_custom(|iters| run(iters))),
+            None => group.bench_function(id, |b| b.iter_custom(&mut *run)),
         };
     }
 }
