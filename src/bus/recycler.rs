@@ -24,6 +24,9 @@ pub(crate) const SPARES_MAX: usize = 256;
 /// How many spares a worker collects before handing them over.
 pub(crate) const SPARES_BATCH: usize = 32;
 
+/// The most spares a worker holds while the bus's stack is busy.
+pub(crate) const SPARES_HELD_MAX: usize = 4 * SPARES_BATCH;
+
 /// The bus's stack of spare event allocations.
 #[derive(Default)]
 pub(crate) struct Recycler {
@@ -49,14 +52,18 @@ impl Recycler {
         }
     }
 
-    /// Moves `spares` onto the stack, as many as fit; drops the rest.
-    fn give_all(&self, spares: &mut Vec<SpareEvent>) {
-        if let Ok(mut kept) = self.spares.try_lock() {
-            let room = SPARES_MAX.saturating_sub(kept.len());
-            let start = spares.len().saturating_sub(room);
-            kept.extend(spares.drain(start..));
-        }
+    /// Moves `spares` onto the stack, as many as fit, dropping the rest. When the stack is busy
+    /// it returns false and leaves `spares` alone, for the next try.
+    fn give_all(&self, spares: &mut Vec<SpareEvent>) -> bool {
+        let Ok(mut kept) = self.spares.try_lock() else {
+            return false;
+        };
+        let room = SPARES_MAX.saturating_sub(kept.len());
+        let start = spares.len().saturating_sub(room);
+        kept.extend(spares.drain(start..));
+        drop(kept);
         spares.clear();
+        true
     }
 
     /// How many spares are kept.
@@ -74,8 +81,12 @@ pub(crate) struct Spares {
 
 impl Spares {
     /// Keeps `event`'s allocation when `event` was its last handle, handing the batch over to
-    /// `recycler` once it is full.
+    /// `recycler` once it is full. While the stack is busy the batch keeps growing, up to
+    /// [`SPARES_HELD_MAX`]; past that the allocation is just freed.
     pub(crate) fn keep(&mut self, event: Event, recycler: &Recycler) {
+        if self.batch.len() >= SPARES_HELD_MAX {
+            return;
+        }
         let Some(spare) = event.into_spare() else {
             return;
         };
