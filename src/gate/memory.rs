@@ -27,14 +27,18 @@ use crate::mutants::Mutants;
 use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering, lock};
 
 /// How many shards a store splits its records over.
+/// Fewer than 256, since a claim token keeps its shard index in eight bits.
 const SHARDS: usize = 16;
+const _: () = assert!(
+    SHARDS < 256,
+    "a claim token keeps the shard index in eight bits"
+);
 
 /// Gate records in memory; see the module docs.
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
     records: AtomicUsize,
     capacity_keys: usize,
-    next_token: AtomicU64,
     /// No record expires before `origin` plus this many nanoseconds (`u64::MAX`: none).
     earliest_expiry_ns: AtomicU64,
     origin: Instant,
@@ -47,6 +51,9 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct Shard {
     records: RecordMap<Record>,
+    /// Claim tokens issued by this shard. Counted under the shard's lock, so workers claiming
+    /// keys of different shards never write a shared counter.
+    tokens_issued: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -114,7 +121,6 @@ impl MemoryStore {
             shards,
             records: AtomicUsize::new(0),
             capacity_keys,
-            next_token: AtomicU64::new(1),
             earliest_expiry_ns: AtomicU64::new(u64::MAX),
             origin: clock.now(),
             clock,
@@ -230,8 +236,9 @@ impl MemoryStore {
         if self.mutants.is_on(crate::mutants::Mutant::GateCheckThenSet) {
             return self.try_claim_in_two_steps(at, fingerprint, lease, now);
         }
-        let mut shard = lock(self.shard(at));
-        let token = ClaimToken(u128::from(self.next_token.fetch_add(1, Ordering::Relaxed)));
+        let index = at.shard(SHARDS);
+        let mut shard = lock(&self.shards[index]);
+        let token = shard.issue_token(index);
         let lease_until = now + lease;
         let claimed = Record::InProgress {
             token,
@@ -275,7 +282,8 @@ impl MemoryStore {
             None if !self.reserve_slot() => return None,
             None => {}
         }
-        let token = ClaimToken(u128::from(self.next_token.fetch_add(1, Ordering::Relaxed)));
+        let index = at.shard(SHARDS);
+        let token = lock(&self.shards[index]).issue_token(index);
         let lease_until = now + lease;
         let claimed = Record::InProgress {
             token,
@@ -354,6 +362,13 @@ fn answer_live(record: &Record, fingerprint: u64, now: Instant) -> ClaimOutcome 
 }
 
 impl Shard {
+    /// A token no earlier claim in this shard was given: the shard's count in the high bits and
+    /// the shard's `index` in the low eight, so tokens of two shards never meet either.
+    fn issue_token(&mut self, index: usize) -> ClaimToken {
+        self.tokens_issued += 1;
+        ClaimToken((u128::from(self.tokens_issued) << 8) | index as u128)
+    }
+
     fn record_mut(&mut self, at: RecordKeyRef<'_>) -> Option<&mut Record> {
         self.records.get_mut(at.lookup())
     }
