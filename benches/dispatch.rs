@@ -50,20 +50,7 @@ fn main() {
             DeliveryMode::AtMostOnce,
         ));
     }
-    let mut group = criterion.benchmark_group("dispatch");
-    group
-        .sample_size(30)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
-    rounds::bench_rows(&mut group, &mut rows);
-    group.finish();
-    criterion.final_summary();
-    rounds::interleave(
-        "dispatch",
-        &mut rows,
-        rounds::rounds(),
-        support::BATCH_EVENTS,
-    );
+    rounds::measure(&mut criterion, "dispatch", &mut rows, support::BATCH_EVENTS);
 }
 
 fn direct_call(runtime: &Runtime) -> Row<'_> {

@@ -44,20 +44,7 @@ fn main() {
             },
         ));
     }
-    let mut group = criterion.benchmark_group("publish");
-    group
-        .sample_size(30)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
-    rounds::bench_rows(&mut group, &mut rows);
-    group.finish();
-    criterion.final_summary();
-    rounds::interleave(
-        "publish",
-        &mut rows,
-        rounds::rounds(),
-        support::BATCH_EVENTS,
-    );
+    rounds::measure(&mut criterion, "publish", &mut rows, support::BATCH_EVENTS);
 }
 
 /// Publishes `iters` prepared events in batches; returns the time spent inside `publish`.

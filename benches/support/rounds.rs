@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, BenchmarkId};
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion};
 
 /// One measured row: its criterion id and a function that times `iters` iterations.
 pub struct Row<'a> {
@@ -30,10 +30,25 @@ impl<'a> Row<'a> {
     }
 }
 
+/// Measures `rows` as criterion's group `bench` (30 samples, 1 s warm-up, 3 s measurement),
+/// then again in interleaved rounds (see [`interleave`]), `step` iterations being the
+/// smallest run that makes sense for a row.
+pub fn measure(criterion: &mut Criterion, bench: &str, rows: &mut [Row<'_>], step: u64) {
+    let mut group = criterion.benchmark_group(bench);
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    bench_rows(&mut group, rows);
+    group.finish();
+    criterion.final_summary();
+    interleave(bench, rows, rounds(), step);
+}
+
 /// Registers every row with criterion's `group`. A row id `group/function/parameter` becomes
 /// criterion's `BenchmarkId` of that function and parameter (so its results land in
 /// `target/criterion/group/function/parameter`), and `group/function` a plain function.
-pub fn bench_rows(group: &mut BenchmarkGroup<'_, WallTime>, rows: &mut [Row<'_>]) {
+fn bench_rows(group: &mut BenchmarkGroup<'_, WallTime>, rows: &mut [Row<'_>]) {
     for row in rows {
         let id = row
             .id
