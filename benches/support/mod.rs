@@ -133,7 +133,8 @@ pub fn batches(iters: u64) -> impl Iterator<Item = u64> {
 }
 
 /// A bus on `runtime` with `subscribers` subscribers of [`TOPIC`] in `mode`, each bumping
-/// `done` once per event it handles. Gated subscribers share a memory store with room for
+/// `done` once per event it handles: closures subscribed with `subscribe_fn`, as a user with
+/// a closure handler would. Gated subscribers share a memory store with room for
 /// every key they can hold at once.
 pub fn bus_with(
     runtime: &tokio::runtime::Runtime,
@@ -156,7 +157,7 @@ pub fn bus_with(
         let config = SubscriberConfig::new(format!("counting-{index}"), [TOPIC])
             .mode(mode)
             .ttl(KEY_TTL);
-        bus.subscribe(config, handler)
+        bus.subscribe_fn(config, handler)
             .expect("a benchmark subscriber subscribes");
     }
     bus

@@ -8,7 +8,6 @@
 use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -17,9 +16,8 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::dead_letter::DeadLetterReason;
-use super::handler::{Handler, HandlerError};
+use super::handler::HandlerError;
 use super::stop::StopSignal;
-use crate::event::Event;
 
 /// How one attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -92,7 +90,8 @@ pub(crate) struct Ran {
     pub(crate) started: Option<Instant>,
 }
 
-/// Runs `handler` on `event` once, bounded by `timeout` and by `stop`.
+/// Runs one handler attempt, started by `start` (the handler's call, whose panic is caught
+/// like one in the future), bounded by `timeout` and by `stop`.
 ///
 /// The deadline counts from `started` when the caller read the clock before calling (a gated
 /// run must end within its lease, so its first poll counts against the timeout), else from
@@ -103,23 +102,26 @@ pub(crate) struct Ran {
 /// set up: the stop signal is read (not waited on), and only a handler still pending after
 /// it gets a registered stop waiter and a timer. The outcome is the one a `biased` select of
 /// stop, then the handler under its timeout, would give.
-pub(crate) async fn run(
-    handler: &dyn Handler,
-    event: Event,
+pub(crate) async fn run<Fut>(
+    start: impl FnOnce() -> Fut,
     timeout: Duration,
     started: Option<Instant>,
     stop: &StopSignal,
-) -> Ran {
+) -> Ran
+where
+    Fut: Future<Output = Result<(), HandlerError>>,
+{
     let ended = |outcome| Ran { outcome, started };
-    let future = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.handle(event))) {
+    let future = match std::panic::catch_unwind(AssertUnwindSafe(start)) {
         Ok(future) => future,
         Err(payload) => return ended(panicked(payload)),
     };
     if let Some(reason) = stop.reason() {
         return ended(AttemptOutcome::Cancelled { reason });
     }
-    let mut running = AssertUnwindSafe(future).catch_unwind();
-    let first_poll = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut running).poll(cx)));
+    // Pinned here, in the worker's own state: a closure's future is never moved to the heap.
+    let mut running = std::pin::pin!(AssertUnwindSafe(future).catch_unwind());
+    let first_poll = std::future::poll_fn(|cx| Poll::Ready(running.as_mut().poll(cx)));
     if let Poll::Ready(result) = first_poll.await {
         return ended(finished(result));
     }

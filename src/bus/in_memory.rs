@@ -7,6 +7,7 @@
 //! subscriber would then hold up every publisher.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,17 +16,18 @@ use tokio::task::JoinHandle;
 use super::config::{BusConfig, SubscribeError, SubscriberConfig};
 use super::core::Core;
 use super::dead_letter::{DeadLetter, DeadLetterReason, DeadLetters};
-use super::handler::Handler;
+use super::handler::{Handler, HandlerError};
 use super::observer::Observation;
 use super::recycler::Recycler;
 use super::registry::{self, Registry};
+use super::runner::{FnRunner, Runner};
 use super::subscriber::Subscriber;
 use super::topology::{SubscriberInfo, TopicInfo, Topology};
 use super::worker::Worker;
 use super::{BusFuture, EventBus, PublishError, PublishReceipt, ShutdownReport};
 use super::{UnsubscribeError, UnsubscribeReport};
 use crate::clock::Clock;
-use crate::event::{EventIds, NewEvent};
+use crate::event::{Event, EventIds, NewEvent};
 use crate::gate::GateStore;
 use crate::sync::{AtomicBool, Ordering, RwLock, read, write};
 
@@ -106,6 +108,77 @@ impl InMemoryEventBus {
     /// How many dead letters were evicted to keep the list within its bound.
     pub fn dead_letters_evicted(&self) -> u64 {
         self.inner.core.dead_letters.evicted()
+    }
+
+    /// Subscribes a closure `handler` under `config`: the same as [`EventBus::subscribe`] for
+    /// a closure, except that the worker calls the closure directly and holds each run's
+    /// future itself, where a [`Handler`] trait object boxes every run's future (an
+    /// allocation and a free per delivery, about a fifth of a worker's cost per event).
+    ///
+    /// ```
+    /// use eventgate::{EventBus, HandlerError, InMemoryEventBus, NewEvent, SubscriberConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let bus = InMemoryEventBus::new();
+    /// let config = SubscriberConfig::new("audit", ["job_completed"]);
+    /// bus.subscribe_fn(config, |event| async move {
+    ///     println!("{} {}", event.topic(), event.key());
+    ///     Ok::<(), HandlerError>(())
+    /// })
+    /// .unwrap();
+    /// bus.publish(NewEvent::raw("job_completed", "job_completed:7", "{}".into())).unwrap();
+    /// bus.idle().await;
+    /// # }
+    /// ```
+    pub fn subscribe_fn<F, Fut>(
+        &self,
+        config: SubscriberConfig,
+        handler: F,
+    ) -> Result<(), SubscribeError>
+    where
+        F: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        self.subscribe_runner(config, FnRunner(handler))
+    }
+
+    /// Registers a subscriber whose worker starts its handler with `runner`.
+    fn subscribe_runner<R: Runner>(
+        &self,
+        config: SubscriberConfig,
+        runner: R,
+    ) -> Result<(), SubscribeError> {
+        config.validate()?;
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| SubscribeError::NoRuntime)?;
+        let store = config
+            .store
+            .clone()
+            .unwrap_or_else(|| self.inner.store.clone());
+        let subscriber = Arc::new(Subscriber::new(config, store));
+        {
+            let mut registry = write(&self.inner.registry);
+            if self.inner.core.is_closed() {
+                return Err(SubscribeError::ShutDown);
+            }
+            if registry.contains(&subscriber.name) {
+                return Err(SubscribeError::DuplicateName(subscriber.name.to_string()));
+            }
+            registry.insert(subscriber.clone());
+            let worker = Worker::new(subscriber.clone(), self.inner.core.clone(), runner);
+            let handle = runtime.spawn(worker.run());
+            let mut workers = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner());
+            workers.insert(subscriber.name.clone(), handle);
+        }
+        tracing::info!(
+            target: "eventgate::bus",
+            subscriber = %subscriber.name,
+            topics = ?subscriber.config.topics,
+            mode = ?subscriber.config.mode,
+            "subscribed"
+        );
+        Ok(())
     }
 
     fn all_idle(&self) -> bool {
@@ -206,36 +279,7 @@ impl EventBus for InMemoryEventBus {
         config: SubscriberConfig,
         handler: Arc<dyn Handler>,
     ) -> Result<(), SubscribeError> {
-        config.validate()?;
-        let runtime =
-            tokio::runtime::Handle::try_current().map_err(|_| SubscribeError::NoRuntime)?;
-        let store = config
-            .store
-            .clone()
-            .unwrap_or_else(|| self.inner.store.clone());
-        let subscriber = Arc::new(Subscriber::new(config, handler, store));
-        {
-            let mut registry = write(&self.inner.registry);
-            if self.inner.core.is_closed() {
-                return Err(SubscribeError::ShutDown);
-            }
-            if registry.contains(&subscriber.name) {
-                return Err(SubscribeError::DuplicateName(subscriber.name.to_string()));
-            }
-            registry.insert(subscriber.clone());
-            let worker = Worker::new(subscriber.clone(), self.inner.core.clone());
-            let handle = runtime.spawn(worker.run());
-            let mut workers = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner());
-            workers.insert(subscriber.name.clone(), handle);
-        }
-        tracing::info!(
-            target: "eventgate::bus",
-            subscriber = %subscriber.name,
-            topics = ?subscriber.config.topics,
-            mode = ?subscriber.config.mode,
-            "subscribed"
-        );
-        Ok(())
+        self.subscribe_runner(config, handler)
     }
 
     fn unsubscribe<'a>(

@@ -32,6 +32,7 @@ mod padded;
 mod queue;
 mod recycler;
 mod registry;
+mod runner;
 mod stop;
 mod subscriber;
 mod topology;

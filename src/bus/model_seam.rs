@@ -19,7 +19,6 @@ use super::config::{SubscribeError, SubscriberConfig};
 use super::core::Core;
 use super::counters::{CounterSnapshot, Counters};
 use super::dead_letter::{DeadLetter, DeadLetterReason, DeadLetters};
-use super::handler::HandlerError;
 use super::registry::{self, Registry};
 use super::subscriber::Subscriber;
 use crate::clock::Clock;
@@ -87,8 +86,7 @@ impl CoreBus {
             .mode(super::DeliveryMode::Ungated)
             .queue_capacity(queue_capacity);
         config.validate()?;
-        let handler = Arc::new(|_event: Event| async { Ok::<(), HandlerError>(()) });
-        let subscriber = Arc::new(Subscriber::new(config, handler, Arc::new(NoStore)));
+        let subscriber = Arc::new(Subscriber::new(config, Arc::new(NoStore)));
         let mut registry = write(&self.registry);
         if registry.contains(&subscriber.name) {
             return Err(SubscribeError::DuplicateName(name.to_owned()));

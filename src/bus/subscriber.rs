@@ -1,11 +1,11 @@
-//! One subscriber's shared state: its configuration, handler, gate store, queue, counters and
-//! stop signal. The publisher sees only the queue; the worker sees all of it.
+//! One subscriber's shared state: its configuration, gate store, queue, counters and stop
+//! signal. The publisher sees only the queue; the worker sees all of it, and alone holds the
+//! handler (see `bus::runner`).
 
 use std::sync::Arc;
 
 use super::config::SubscriberConfig;
 use super::counters::{CounterSnapshot, Counters};
-use super::handler::Handler;
 use super::padded::Padded;
 use super::queue::Queue;
 use super::stop::StopSignal;
@@ -16,7 +16,6 @@ use crate::gate::GateStore;
 pub(crate) struct Subscriber {
     pub(crate) name: Arc<str>,
     pub(crate) config: SubscriberConfig,
-    pub(crate) handler: Arc<dyn Handler>,
     pub(crate) store: Arc<dyn GateStore>,
     /// Written by publishers on every event: alone on its cache lines (see `bus::padded`).
     pub(crate) queue: Padded<Queue>,
@@ -26,16 +25,11 @@ pub(crate) struct Subscriber {
 
 impl Subscriber {
     /// A subscriber with a validated `config`.
-    pub(crate) fn new(
-        config: SubscriberConfig,
-        handler: Arc<dyn Handler>,
-        store: Arc<dyn GateStore>,
-    ) -> Self {
+    pub(crate) fn new(config: SubscriberConfig, store: Arc<dyn GateStore>) -> Self {
         Self {
             name: Arc::from(config.name.as_str()),
             queue: Padded(Queue::new(config.queue_capacity)),
             config,
-            handler,
             store,
             counters: Counters::default(),
             stop: StopSignal::default(),

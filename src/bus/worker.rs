@@ -31,6 +31,7 @@ use super::counters::Counters;
 use super::dead_letter::DeadLetterReason;
 use super::observer::Observation;
 use super::recycler::Spares;
+use super::runner::Runner;
 use super::subscriber::Subscriber;
 use crate::event::Event;
 use crate::gate::{ClaimOutcome, ClaimToken, StoreError};
@@ -72,8 +73,10 @@ impl Retries {
 }
 
 /// The worker's state between events.
-pub(crate) struct Worker {
+pub(crate) struct Worker<R> {
     subscriber: Arc<Subscriber>,
+    /// Starts the handler (see `bus::runner`).
+    runner: R,
     core: Arc<Core>,
     retries: Retries,
     /// Events taken from the queue in one batch, not yet started (see `bus::queue`).
@@ -105,10 +108,11 @@ enum Step {
     Stopped(DeadLetterReason),
 }
 
-impl Worker {
-    pub(crate) fn new(subscriber: Arc<Subscriber>, core: Arc<Core>) -> Self {
+impl<R: Runner> Worker<R> {
+    pub(crate) fn new(subscriber: Arc<Subscriber>, core: Arc<Core>, runner: R) -> Self {
         Self {
             subscriber,
+            runner,
             core,
             retries: Retries::default(),
             batch: VecDeque::new(),
@@ -334,8 +338,8 @@ impl Worker {
             attempt,
         });
         let timeout = sub.config.handler_timeout;
-        let handler = sub.handler.as_ref();
-        let ran = attempt::run(handler, event.clone(), timeout, started, &sub.stop).await;
+        let start = || self.runner.start(event.clone());
+        let ran = attempt::run(start, timeout, started, &sub.stop).await;
         let outcome = ran.outcome;
         let ended = Observation::HandlerEnded {
             event,

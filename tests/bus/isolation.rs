@@ -151,3 +151,51 @@ async fn one_payload_allocation_is_shared_by_every_subscriber() {
     assert_eq!(seen.len(), 3);
     assert!(seen[0].same_allocation(&seen[1]) && seen[1].same_allocation(&seen[2]));
 }
+
+#[tokio::test(start_paused = true)]
+async fn closures_subscribed_directly_are_isolated_like_any_handler() {
+    common::quiet_planted_panics();
+    let bus = common::bus();
+    let runs = Runs::default();
+    let timeout = Duration::from_secs(2);
+    let subscribe = |name: &str| SubscriberConfig::new(name, ["t"]).handler_timeout(timeout);
+    let ok = runs.ok();
+    bus.subscribe_fn(subscribe("ok"), move |event| {
+        let run = ok(event);
+        async move { run.await }
+    })
+    .unwrap();
+    bus.subscribe_fn(subscribe("panics-when-called"), |_event| -> std::future::Ready<_> {
+        panic!("planted panic in the call")
+    })
+    .unwrap();
+    bus.subscribe_fn(subscribe("panics-when-polled"), |_event| async {
+        panic!("planted panic in the future")
+    })
+    .unwrap();
+    bus.subscribe_fn(subscribe("hangs"), |_event| {
+        std::future::pending::<Result<(), eventgate::HandlerError>>()
+    })
+    .unwrap();
+
+    let start = Instant::now();
+    bus.publish(common::event("t", "a", 1)).unwrap();
+    assert_eq!(start.elapsed(), Duration::ZERO, "publish never waits");
+    bus.idle().await;
+
+    assert_eq!(runs.order(), ["a"]);
+    let mut outcomes: Vec<(String, &str)> = bus
+        .dead_letters()
+        .iter()
+        .map(|l| (l.subscriber.to_string(), l.attempts[0].outcome.label()))
+        .collect();
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [
+            ("hangs".to_owned(), "timed_out"),
+            ("panics-when-called".to_owned(), "panicked"),
+            ("panics-when-polled".to_owned(), "panicked"),
+        ]
+    );
+}
