@@ -165,9 +165,10 @@ async fn closures_subscribed_directly_are_isolated_like_any_handler() {
         async move { run.await }
     })
     .unwrap();
-    bus.subscribe_fn(subscribe("panics-when-called"), |_event| -> std::future::Ready<_> {
-        panic!("planted panic in the call")
-    })
+    bus.subscribe_fn(
+        subscribe("panics-when-called"),
+        |_event| -> std::future::Ready<_> { panic!("planted panic in the call") },
+    )
     .unwrap();
     bus.subscribe_fn(subscribe("panics-when-polled"), |_event| async {
         panic!("planted panic in the future")
