@@ -397,15 +397,12 @@ fn id_head(prefix: u64) -> [u8; ID_HEAD_BYTES] {
 fn write_hex(out: &mut [u8], value: u64, digits_min: usize) -> usize {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let significant = (64 - value.leading_zeros() as usize).div_ceil(4);
-    let digits = significant.max(digits_min);
-    for (index, slot) in out[..digits].iter_mut().enumerate() {
-        let shift = 4 * (digits - 1 - index);
-        let nibble = if shift < 64 {
-            (value >> shift) & 0xf
-        } else {
-            0
-        };
-        *slot = DIGITS[nibble as usize];
+    let digits = significant.max(digits_min).min(16);
+    let mut rest = value;
+    // From the last digit back, one nibble a step: no shift amount to compute or bound.
+    for slot in out[..digits].iter_mut().rev() {
+        *slot = DIGITS[(rest & 0xf) as usize];
+        rest >>= 4;
     }
     digits
 }
