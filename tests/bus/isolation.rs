@@ -159,12 +159,7 @@ async fn closures_subscribed_directly_are_isolated_like_any_handler() {
     let runs = Runs::default();
     let timeout = Duration::from_secs(2);
     let subscribe = |name: &str| SubscriberConfig::new(name, ["t"]).handler_timeout(timeout);
-    let ok = runs.ok();
-    bus.subscribe_fn(subscribe("ok"), move |event| {
-        let run = ok(event);
-        async move { run.await }
-    })
-    .unwrap();
+    bus.subscribe_fn(subscribe("ok"), runs.ok()).unwrap();
     bus.subscribe_fn(
         subscribe("panics-when-called"),
         |_event| -> std::future::Ready<_> { panic!("planted panic in the call") },
