@@ -37,7 +37,7 @@ impl Subscriber {
     }
 
     pub(crate) fn counters(&self) -> CounterSnapshot {
-        self.counters.snapshot()
+        self.counters.snapshot(self.queue.enqueued())
     }
 
     pub(crate) fn info(&self) -> SubscriberInfo {
