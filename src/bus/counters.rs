@@ -2,12 +2,14 @@
 
 use serde::Serialize;
 
+use super::padded::Padded;
 use crate::sync::{AtomicU64, Ordering};
 
-/// Live counters of one subscriber, but for `enqueued`, which the queue counts under the lock
-/// a push already holds (see [`super::queue::Queue::enqueued`]).
+/// Live counters of one subscriber.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    /// Bumped by publishers on every event, so kept off the line of the worker's counters.
+    pub(crate) enqueued: Padded<AtomicU64>,
     pub(crate) handled: AtomicU64,
     pub(crate) suppressed: AtomicU64,
     pub(crate) failed: AtomicU64,
@@ -43,11 +45,10 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A reading, with `enqueued` as the queue counted it.
-    pub(crate) fn snapshot(&self, enqueued: u64) -> CounterSnapshot {
+    pub(crate) fn snapshot(&self) -> CounterSnapshot {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         CounterSnapshot {
-            enqueued,
+            enqueued: read(&self.enqueued),
             handled: read(&self.handled),
             suppressed: read(&self.suppressed),
             failed: read(&self.failed),

@@ -1,7 +1,7 @@
 //! [`Padded`]: a value alone on its cache lines.
 //!
 //! The publisher and a subscriber's worker run on different threads. State one side writes
-//! on every event (the queue) is kept off the cache lines the other
+//! on every event (the queue, the enqueued counter) is kept off the cache lines the other
 //! side writes or reads on every event (the worker's counters, the subscriber's settings), so
 //! neither side's writes evict what the other is using ("false sharing").
 

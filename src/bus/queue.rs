@@ -52,9 +52,6 @@ struct State {
     /// The size of the worker's last batch: an upper bound of [`Queue::taken`], which only
     /// falls until the next take.
     taken_at_most: usize,
-    /// Events ever pushed: the subscriber's `enqueued` counter, kept here because a push
-    /// holds this lock anyway.
-    enqueued: u64,
     closed: bool,
 }
 
@@ -83,7 +80,6 @@ impl Queue {
                 return Err(PushError::Full(event));
             }
             state.items.push_back(event);
-            state.enqueued += 1;
             debug_assert!(
                 self.waiting(&state) <= self.capacity,
                 "queue over its capacity"
@@ -107,10 +103,7 @@ impl Queue {
                 return Err(PushError::Full(event));
             }
         }
-        let mut state = lock(&self.state);
-        state.items.push_back(event);
-        state.enqueued += 1;
-        drop(state);
+        lock(&self.state).items.push_back(event);
         self.ready.notify_one();
         Ok(())
     }
@@ -221,11 +214,6 @@ impl Queue {
     /// How many events wait (see [`Queue::waiting`]).
     pub(crate) fn depth(&self) -> usize {
         self.waiting(&lock(&self.state))
-    }
-
-    /// How many events were ever pushed.
-    pub(crate) fn enqueued(&self) -> u64 {
-        lock(&self.state).enqueued
     }
 
     pub(crate) fn capacity(&self) -> usize {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::core::Core;
+use super::counters::Counters;
 use super::dead_letter::DeadLetterReason;
 use super::observer::Observation;
 use super::queue::PushError;
@@ -95,6 +96,7 @@ fn push_to_each(core: &Core, subscribers: &[Arc<Subscriber>], event: &Event) -> 
         match push(core, subscriber, event.clone()) {
             Ok(()) => {
                 fan_out.queued += 1;
+                Counters::bump(&subscriber.counters.enqueued);
                 core.observe(Observation::Enqueued {
                     event,
                     subscriber: &subscriber.name,

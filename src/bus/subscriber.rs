@@ -37,7 +37,7 @@ impl Subscriber {
     }
 
     pub(crate) fn counters(&self) -> CounterSnapshot {
-        self.counters.snapshot(self.queue.enqueued())
+        self.counters.snapshot()
     }
 
     pub(crate) fn info(&self) -> SubscriberInfo {
