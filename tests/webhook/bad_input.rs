@@ -146,13 +146,7 @@ async fn attempts_against(connector: InProcessConnector) -> Vec<WebhookAttempt> 
             eventgate::webhook::transport::RequestTimeout::new(Duration::from_secs(5)).expect("ok");
         config
     });
-    let endpoint = harness.register("http://hostile.test/");
-    let event_id = harness.publish(1);
-    harness.settle().await;
-    let delivery = harness
-        .service
-        .delivery(&event_id, &endpoint)
-        .expect("recorded");
+    let delivery = harness.deliver_one("http://hostile.test/").await;
     let exhausted = DeliveryOutcome::DeadLettered(DeadLetterReason::AttemptsExhausted);
     assert_eq!(delivery.outcome, exhausted, "{:?}", delivery.attempts);
     assert_eq!(delivery.attempts.len(), 2);

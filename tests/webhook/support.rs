@@ -265,12 +265,19 @@ impl Harness {
     /// Registers one endpoint at `url`, publishes one event to it, waits until everything is
     /// idle, and returns that event's delivery record.
     pub async fn deliver_one(&self, url: &str) -> DeliveryInfo {
+        self.deliver_one_to(url).await.1
+    }
+
+    /// [`Harness::deliver_one`], also returning the endpoint's id.
+    pub async fn deliver_one_to(&self, url: &str) -> (EndpointId, DeliveryInfo) {
         let endpoint = self.register(url);
         let event_id = self.publish(1);
         self.settle().await;
-        self.service
+        let delivery = self
+            .service
             .delivery(&event_id, &endpoint)
-            .expect("recorded")
+            .expect("recorded");
+        (endpoint, delivery)
     }
 
     /// The unix milliseconds of the clock now.

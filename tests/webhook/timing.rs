@@ -59,14 +59,7 @@ async fn a_request_that_never_answers_times_out_at_the_configured_limit() {
 #[tokio::test(start_paused = true)]
 async fn the_default_request_timeout_is_15_seconds() {
     let harness = Harness::in_process(crate::support::schedule_ms(&[0]), hung(), |c| c);
-    let endpoint = harness.register(URL);
-    let event_id = harness.publish(1);
-    harness.settle().await;
-    let attempt = &harness
-        .service
-        .delivery(&event_id, &endpoint)
-        .expect("recorded")
-        .attempts[0];
+    let attempt = &harness.deliver_one(URL).await.attempts[0];
     assert_eq!(
         attempt.ended_at_unix_ms - attempt.started_at_unix_ms,
         15_000
@@ -187,14 +180,7 @@ fn breaker_opening_on_first_failure() -> Harness {
 #[tokio::test(start_paused = true)]
 async fn a_deferral_by_the_open_breaker_does_not_use_up_an_attempt() {
     let harness = breaker_opening_on_first_failure();
-    let endpoint = harness.register(URL);
-    let event_id = harness.publish(1);
-    harness.settle().await;
-
-    let delivery = harness
-        .service
-        .delivery(&event_id, &endpoint)
-        .expect("recorded");
+    let (endpoint, delivery) = harness.deliver_one_to(URL).await;
     assert_eq!(delivery.outcome, DeliveryOutcome::Delivered);
     assert_eq!(delivery.attempts.len(), 2);
     // Attempt 2 was due after about 1 s but waited for the breaker's 60 s.
@@ -219,14 +205,7 @@ async fn an_endpoint_failing_for_the_disable_period_is_disabled() {
         config.breaker.failures_to_open = 100;
         config
     });
-    let endpoint = harness.register(URL);
-    let event_id = harness.publish(1);
-    harness.settle().await;
-
-    let delivery = harness
-        .service
-        .delivery(&event_id, &endpoint)
-        .expect("recorded");
+    let (endpoint, delivery) = harness.deliver_one_to(URL).await;
     let disabled = DeliveryOutcome::DeadLettered(DeadLetterReason::EndpointDisabled);
     assert_eq!(delivery.outcome, disabled);
     let first = delivery.attempts[0].ended_at_unix_ms;
