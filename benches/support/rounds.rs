@@ -5,8 +5,8 @@
 //! peer can change by half between two rows. Here each round measures every row once, for
 //! about [`ROUND_TIME`] each (long enough to be past the row's cold start); a ratio is taken
 //! within each round and the median over rounds is reported. A first, unrecorded round warms
-//! every row up and sizes its runs. The per-round figures are written as JSON beside criterion's results, where
-//! `scripts/bench-table.py` reads them.
+//! every row up and sizes its runs. The per-round figures are written as JSON beside
+//! criterion's results, where `scripts/bench-table.py` reads them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

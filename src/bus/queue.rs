@@ -182,10 +182,7 @@ impl Queue {
 
     /// Marks one taken event finished; true when the subscriber is now idle.
     pub(crate) fn finish(&self) -> bool {
-        let mut state = lock(&self.state);
-        assert!(state.in_worker > 0, "finish without a matching pop");
-        state.in_worker -= 1;
-        state.items.is_empty() && state.in_worker == 0
+        self.finish_many(1)
     }
 
     /// Closes the queue and returns what was still waiting, each counted as in the worker.
