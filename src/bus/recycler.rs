@@ -82,15 +82,15 @@ pub(crate) struct Spares {
 impl Spares {
     /// Keeps `event`'s allocation when `event` was its last handle, handing the batch over to
     /// `recycler` once it is full. While the stack is busy the batch keeps growing, up to
-    /// [`SPARES_HELD_MAX`]; past that the allocation is just freed.
+    /// [`SPARES_HELD_MAX`]; past that the allocation is just freed, and every later event
+    /// tries the hand-over again.
     pub(crate) fn keep(&mut self, event: Event, recycler: &Recycler) {
-        if self.batch.len() >= SPARES_HELD_MAX {
-            return;
-        }
         let Some(spare) = event.into_spare() else {
             return;
         };
-        self.batch.push(spare);
+        if self.batch.len() < SPARES_HELD_MAX {
+            self.batch.push(spare);
+        }
         if self.batch.len() >= SPARES_BATCH {
             recycler.give_all(&mut self.batch);
         }
@@ -140,6 +140,21 @@ mod tests {
         assert_eq!(recycler.len(), 0);
         spares.keep(published(&recycler, "last"), &recycler);
         assert_eq!((recycler.len(), spares.batch.len()), (SPARES_BATCH, 0));
+    }
+
+    #[test]
+    fn a_worker_whose_held_spares_reached_their_bound_hands_them_over_once_the_stack_is_free() {
+        let recycler = Recycler::default();
+        let mut spares = Spares::default();
+        {
+            let _busy = recycler.spares.lock().expect("not poisoned");
+            for i in 0..SPARES_HELD_MAX + 5 {
+                spares.keep(published(&recycler, &i.to_string()), &recycler);
+            }
+        }
+        assert_eq!(spares.batch.len(), SPARES_HELD_MAX);
+        spares.keep(published(&recycler, "after"), &recycler);
+        assert_eq!((recycler.len(), spares.batch.len()), (SPARES_HELD_MAX, 0));
     }
 
     #[test]
