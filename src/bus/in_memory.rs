@@ -18,6 +18,7 @@ use super::core::Core;
 use super::dead_letter::{DeadLetter, DeadLetterReason, DeadLetters};
 use super::handler::{Handler, HandlerError};
 use super::observer::Observation;
+use super::queue;
 use super::recycler::Recycler;
 use super::registry::{self, Registry};
 use super::runner::{FnRunner, Runner};
@@ -166,7 +167,9 @@ impl InMemoryEventBus {
                 return Err(SubscribeError::DuplicateName(subscriber.name.to_string()));
             }
             registry.insert(subscriber.clone());
-            let worker = Worker::new(subscriber.clone(), self.inner.core.clone(), runner);
+            let idle_yields = queue::idle_yields(runtime.runtime_flavor());
+            let core = self.inner.core.clone();
+            let worker = Worker::new(subscriber.clone(), core, runner, idle_yields);
             let handle = runtime.spawn(worker.run());
             let mut workers = self.inner.workers.lock().unwrap_or_else(|p| p.into_inner());
             workers.insert(subscriber.name.clone(), handle);

@@ -14,7 +14,11 @@
 //! yet started, whether in the queue or in the worker's buffer.
 //!
 //! The state sits behind `crate::sync`'s mutex so the loom models can race pushes, pops and
-//! closes; the wake-up is tokio's `Notify`, which never blocks the pusher.
+//! closes; the wake-up is tokio's `Notify`, which never blocks the pusher. A push wakes the
+//! worker only once it has parked (a flag under the lock), and on a multi-thread runtime a
+//! worker whose queue runs dry polls it a bounded number of times before parking
+//! ([`Queue::wait_batch`]): a wake-up there means putting a parked thread back on a core,
+//! which costs the publisher more than the rest of a publish.
 
 use std::collections::VecDeque;
 
@@ -31,6 +35,21 @@ pub(crate) enum PushError {
     Full(Event),
     /// The queue was closed (its subscriber is stopping).
     Closed(Event),
+}
+
+/// How many times a worker whose queue ran dry yields and looks again before it parks, on a
+/// multi-thread runtime (see [`Queue::wait_batch`]): a few microseconds of polling, once per
+/// burst, against a thread wake-up for the publisher on the burst's next event.
+pub(crate) const IDLE_YIELDS_MAX: usize = 32;
+
+/// The idle yields worth making on a runtime of `flavor`: none on a current-thread runtime
+/// (simulations, single-threaded programs), where waking the worker never wakes a thread, and
+/// polling again would only delay the publisher sharing its thread.
+pub(crate) fn idle_yields(flavor: tokio::runtime::RuntimeFlavor) -> usize {
+    match flavor {
+        tokio::runtime::RuntimeFlavor::CurrentThread => 0,
+        _ => IDLE_YIELDS_MAX,
+    }
 }
 
 #[derive(Debug)]
@@ -53,6 +72,9 @@ struct State {
     /// falls until the next take.
     taken_at_most: usize,
     closed: bool,
+    /// The worker found the queue empty and waits on [`Queue::ready`]: only then does a push
+    /// wake it (see [`Queue::wait_batch`]).
+    parked: bool,
 }
 
 impl Queue {
@@ -71,7 +93,7 @@ impl Queue {
 
     /// Appends `event` unless the queue is full or closed. Never waits.
     pub(crate) fn push(&self, event: Event) -> Result<(), PushError> {
-        {
+        let parked = {
             let mut state = lock(&self.state);
             if state.closed {
                 return Err(PushError::Closed(event));
@@ -84,8 +106,11 @@ impl Queue {
                 self.waiting(&state) <= self.capacity,
                 "queue over its capacity"
             );
+            state.parked
+        };
+        if parked {
+            self.ready.notify_one();
         }
-        self.ready.notify_one();
         Ok(())
     }
 
@@ -120,11 +145,26 @@ impl Queue {
     /// (which must be empty), counting them as in the worker and as taken; one lock. Returns
     /// true when the finishes left the subscriber idle (nothing was waiting).
     pub(crate) fn take_batch(&self, finished: usize, batch: &mut VecDeque<Event>) -> bool {
+        let mut state = lock(&self.state);
+        self.take_locked(&mut state, finished, batch);
+        finished > 0 && batch.is_empty() && state.in_worker == 0
+    }
+
+    /// Takes the waiting events into the empty `batch`, as [`Queue::take_batch`] does with no
+    /// finishes; true when it took some or the queue is closed. One lock.
+    fn try_take(&self, batch: &mut VecDeque<Event>, park: bool) -> bool {
+        let mut state = lock(&self.state);
+        self.take_locked(&mut state, 0, batch);
+        let done = !batch.is_empty() || state.closed;
+        state.parked = park && !done;
+        done
+    }
+
+    fn take_locked(&self, state: &mut State, finished: usize, batch: &mut VecDeque<Event>) {
         debug_assert!(
             batch.is_empty(),
             "a batch is taken only once the last is used up"
         );
-        let mut state = lock(&self.state);
         assert!(
             state.in_worker >= finished,
             "finish without a matching take"
@@ -134,7 +174,6 @@ impl Queue {
         state.in_worker += batch.len();
         state.taken_at_most = batch.len();
         self.taken.store(batch.len(), Ordering::Release);
-        finished > 0 && batch.is_empty() && state.in_worker == 0
     }
 
     /// Records that the worker started one event of its batch: it no longer waits.
@@ -145,11 +184,22 @@ impl Queue {
 
     /// Waits until an event waits or the queue is closed, then takes the batch (see
     /// [`Queue::take_batch`]); `batch` stays empty only once the queue is closed and empty.
-    pub(crate) async fn wait_batch(&self, batch: &mut VecDeque<Event>) {
+    ///
+    /// A queue that has just run dry is looked at again after each of up to `idle_yields`
+    /// yields to the scheduler (see [`idle_yields`]) before the worker parks: during a burst
+    /// the next event usually arrives within those few polls, and finding it there spares the
+    /// publisher a wake-up that would put a parked thread back on a core. Only a parked worker
+    /// is woken by a push.
+    pub(crate) async fn wait_batch(&self, batch: &mut VecDeque<Event>, idle_yields: usize) {
+        for _ in 0..idle_yields {
+            if self.try_take(batch, false) {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
         loop {
             let notified = self.ready.notified();
-            self.take_batch(0, batch);
-            if !batch.is_empty() || self.is_closed() {
+            if self.try_take(batch, true) {
                 return;
             }
             notified.await;
@@ -202,10 +252,6 @@ impl Queue {
     pub(crate) fn is_idle(&self) -> bool {
         let state = lock(&self.state);
         state.items.is_empty() && state.in_worker == 0
-    }
-
-    pub(crate) fn is_closed(&self) -> bool {
-        lock(&self.state).closed
     }
 
     /// How many events wait (see [`Queue::waiting`]).

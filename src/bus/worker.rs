@@ -86,6 +86,9 @@ pub(crate) struct Worker<R> {
     finishes_owed: usize,
     /// Allocations of handled events, handed back to the bus a batch at a time.
     spares: Spares,
+    /// How often the worker looks again at its empty queue before parking (see
+    /// `queue::idle_yields`).
+    idle_yields: usize,
 }
 
 /// What the gate decided about one event.
@@ -109,8 +112,14 @@ enum Step {
 }
 
 impl<R: Runner> Worker<R> {
-    pub(crate) fn new(subscriber: Arc<Subscriber>, core: Arc<Core>, runner: R) -> Self {
+    pub(crate) fn new(
+        subscriber: Arc<Subscriber>,
+        core: Arc<Core>,
+        runner: R,
+        idle_yields: usize,
+    ) -> Self {
         Self {
+            idle_yields,
             subscriber,
             runner,
             core,
@@ -186,16 +195,16 @@ impl<R: Runner> Worker<R> {
     /// The next due retry or, while the retry set has room, the next queued event.
     async fn next_work(&mut self) -> Option<Work> {
         let room = self.retries.due.len() < self.subscriber.queue.capacity();
-        let (subscriber, batch) = (&self.subscriber, &mut self.batch);
+        let (subscriber, batch, yields) = (&self.subscriber, &mut self.batch, self.idle_yields);
         match self.retries.next_due() {
             Some(due) => {
                 tokio::select! {
                     biased;
                     () = tokio::time::sleep_until(due) => self.retries.take_first(),
-                    event = next_queued(subscriber, batch), if room => Some(first(event?)),
+                    event = next_queued(subscriber, batch, yields), if room => Some(first(event?)),
                 }
             }
-            None => Some(first(next_queued(subscriber, batch).await?)),
+            None => Some(first(next_queued(subscriber, batch, yields).await?)),
         }
     }
 
@@ -572,11 +581,15 @@ fn start_next(subscriber: &Subscriber, batch: &mut VecDeque<Event>) -> Option<Ev
     Some(event)
 }
 
-/// The next queued event: from `batch`, or from a new batch once an event waits; `None` once
-/// the queue is closed and empty.
-async fn next_queued(subscriber: &Subscriber, batch: &mut VecDeque<Event>) -> Option<Event> {
+/// The next queued event: from `batch`, or from a new batch once an event waits (looking
+/// again `idle_yields` times before parking); `None` once the queue is closed and empty.
+async fn next_queued(
+    subscriber: &Subscriber,
+    batch: &mut VecDeque<Event>,
+    idle_yields: usize,
+) -> Option<Event> {
     if batch.is_empty() {
-        subscriber.queue.wait_batch(batch).await;
+        subscriber.queue.wait_batch(batch, idle_yields).await;
     }
     start_next(subscriber, batch)
 }

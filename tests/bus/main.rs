@@ -12,3 +12,4 @@ mod gate;
 mod isolation;
 mod lifecycle;
 mod retries;
+mod wakeups;
