@@ -1,65 +1,124 @@
 //! Profiling harness for callgrind and perf: `prof_dispatch MODE SUBSCRIBERS EVENTS`, where
-//! MODE is `mpsc` (the peer), `ungated`, `at_most_once`, or `hung` (SUBSCRIBERS - 1 healthy
-//! ungated subscribers and one whose handler never returns). Publishes EVENTS prepared events
-//! in the benchmarks' batches and waits for the healthy handlers.
+//! MODE is a peer (`mpsc`, one receiving task; `broadcast`, SUBSCRIBERS receiving tasks) or
+//! the bus (`ungated`, `at_most_once`, or `hung`: SUBSCRIBERS - 1 healthy ungated
+//! subscribers and one whose handler never returns). Publishes EVENTS prepared events in the
+//! benchmarks' batches, waiting for the healthy handlers after each, and prints the time per
+//! event spent sending and waiting (batches are built outside it, as in the benchmarks).
 #[path = "../benches/support/mod.rs"]
 mod support;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use eventgate::{DeliveryMode, EventBus};
-use support::Done;
+use support::{Done, Payload};
+use tokio::runtime::Runtime;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let mode = match args[1].as_str() {
-        "ungated" | "hung" => DeliveryMode::Ungated,
-        _ => DeliveryMode::AtMostOnce,
+    let usage = "usage: prof_dispatch MODE SUBSCRIBERS EVENTS";
+    let (mode, subscribers, events_total) = match &args[1..] {
+        [mode, subscribers, events] => (
+            mode.as_str(),
+            subscribers.parse::<usize>().expect(usage),
+            events.parse::<u64>().expect(usage),
+        ),
+        _ => panic!("{usage}"),
     };
-    let subscribers: usize = args[2].parse().unwrap();
-    let events_total: u64 = args[3].parse().unwrap();
     let runtime = support::runtime();
-    if args[1] == "mpsc" {
-        let done = Arc::new(Done::default());
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<support::Payload>(1024);
+    let done = Arc::new(Done::default());
+    let elapsed = match mode {
+        "mpsc" => mpsc(&runtime, &done, events_total),
+        "broadcast" => broadcast(&runtime, &done, subscribers, events_total),
+        "ungated" | "hung" | "at_most_once" => {
+            bus(&runtime, &done, mode, subscribers, events_total)
+        }
+        _ => panic!("unknown MODE {mode}; {usage}"),
+    };
+    let per_event = elapsed.as_nanos() as f64 / events_total.max(1) as f64;
+    println!("{per_event:.1} ns per event ({events_total} events)");
+}
+
+fn mpsc(runtime: &Runtime, done: &Arc<Done>, events_total: u64) -> Duration {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Payload>(1024);
+    let counted = done.clone();
+    runtime.spawn(async move {
+        while let Some(value) = receiver.recv().await {
+            std::hint::black_box(value);
+            counted.hit();
+        }
+    });
+    let value = support::payload();
+    let batch = |size: u64| vec![value.clone(); size as usize];
+    let send = |value| sender.try_send(value).expect("the batch fits the channel");
+    runtime.block_on(timed(done, events_total, 1, batch, send))
+}
+
+fn broadcast(runtime: &Runtime, done: &Arc<Done>, tasks: usize, events_total: u64) -> Duration {
+    let (sender, _) = tokio::sync::broadcast::channel::<Payload>(1024);
+    for _ in 0..tasks {
+        let mut receiver = sender.subscribe();
         let counted = done.clone();
         runtime.spawn(async move {
-            while let Some(v) = rx.recv().await {
-                std::hint::black_box(v);
+            while let Ok(value) = receiver.recv().await {
+                std::hint::black_box(value);
                 counted.hit();
             }
         });
-        let value = support::payload();
-        runtime.block_on(async {
-            for size in support::batches(events_total) {
-                let batch = vec![value.clone(); size as usize];
-                let target = done.expect(size);
-                for v in batch {
-                    tx.try_send(v).unwrap();
-                }
-                done.reach(target).await;
-            }
-        });
-        return;
     }
-    let done = Arc::new(Done::default());
-    let hung = usize::from(args[1] == "hung");
-    let subscribers = subscribers - hung;
-    let bus = support::bus_with(&runtime, subscribers, mode, &done);
+    let value = support::payload();
+    let batch = |size: u64| vec![value.clone(); size as usize];
+    let send = |value| {
+        sender.send(value).expect("the receivers are alive");
+    };
+    runtime.block_on(timed(done, events_total, tasks as u64, batch, send))
+}
+
+fn bus(
+    runtime: &Runtime,
+    done: &Arc<Done>,
+    mode: &str,
+    subscribers: usize,
+    events_total: u64,
+) -> Duration {
+    let delivery = match mode {
+        "at_most_once" => DeliveryMode::AtMostOnce,
+        _ => DeliveryMode::Ungated,
+    };
+    let hung = usize::from(mode == "hung");
+    let healthy = subscribers - hung;
+    let bus = support::bus_with(runtime, healthy, delivery, done);
     if hung == 1 {
         let _entered = runtime.enter();
         support::subscribe_hung(&bus);
     }
     let events = support::events();
     let mut next = 0;
-    runtime.block_on(async {
-        for size in support::batches(events_total) {
-            let batch = support::next_batch(&events, &mut next, size);
-            let target = done.expect(size * subscribers as u64);
-            for event in batch {
-                bus.publish(event).unwrap();
-            }
-            done.reach(target).await;
+    let batch = |size: u64| support::next_batch(&events, &mut next, size);
+    let send = |event| {
+        bus.publish(event).expect("the bus accepts the event");
+    };
+    runtime.block_on(timed(done, events_total, healthy as u64, batch, send))
+}
+
+/// The benchmarks' timing loop: batches built untimed, then sent and waited for.
+async fn timed<T>(
+    done: &Done,
+    events_total: u64,
+    deliveries_per_value: u64,
+    mut batch: impl FnMut(u64) -> Vec<T>,
+    mut send: impl FnMut(T),
+) -> Duration {
+    let mut elapsed = Duration::ZERO;
+    for size in support::batches(events_total) {
+        let values = batch(size);
+        let target = done.expect(size * deliveries_per_value);
+        let start = Instant::now();
+        for value in values {
+            send(value);
         }
-    });
+        done.reach(target).await;
+        elapsed += start.elapsed();
+    }
+    elapsed
 }

@@ -8,7 +8,8 @@ eventgate's figure, the peer's figure, their ratio and the issue's target for it
 
 The dispatch and publish benches also run their rows in interleaved rounds after criterion's
 (benches/support/rounds.rs) and write each round's figures to target/criterion/interleaved/.
-Those give a second table: each ratio is taken within one round, where both sides ran seconds
+Those give a second table (the only one after a rounds-only run such as
+`cargo bench --bench dispatch -- rounds-only`): each ratio is taken within one round, where both sides ran seconds
 apart, and the median over rounds is shown. On a shared machine, where one peer's speed can
 change by half between two criterion rows, that table is the one to read for the targets.
 The exit status is 0 whatever the figures; the tables say which targets were met.
@@ -110,9 +111,22 @@ def nanos(value: float) -> str:
 def main() -> int:
     root = criterion_dir()
     found = estimates(root)
-    if not found:
+    rounds = interleaved(root)
+    if not found and not rounds:
         print(f"no criterion estimates under {root}: run `cargo bench` first", file=sys.stderr)
         return 1
+    if found:
+        print_criterion(found)
+    print_interleaved(rounds)
+    if found:
+        print()
+        print("absolute figures (per iteration: one event, one publish, one key):")
+        for full_id in sorted(found):
+            print(f"  {full_id:<48} {nanos(found[full_id]):>10}")
+    return 0
+
+
+def print_criterion(found: dict) -> None:
     print("criterion (rows measured one after another):")
     print(HEADER)
     print("-" * len(HEADER))
@@ -122,12 +136,6 @@ def main() -> int:
             continue
         ours_ns, peer_ns = found[ours] / per, found[peer] / per
         print_row(label, ours_ns, peer_ns, ours_ns / peer_ns, target)
-    print_interleaved(interleaved(root))
-    print()
-    print("absolute figures (per iteration: one event, one publish, one key):")
-    for full_id in sorted(found):
-        print(f"  {full_id:<48} {nanos(found[full_id]):>10}")
-    return 0
 
 
 if __name__ == "__main__":
