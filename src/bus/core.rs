@@ -10,6 +10,7 @@ use super::attempt::AttemptRecord;
 use super::counters::Counters;
 use super::dead_letter::{DeadLetter, DeadLetterReason, DeadLetters};
 use super::observer::{Observation, Observer};
+use super::padded::Padded;
 use super::recycler::Recycler;
 use super::subscriber::Subscriber;
 use crate::clock::Clock;
@@ -17,20 +18,42 @@ use crate::event::Event;
 use crate::mutants::Mutants;
 use crate::sync::{AtomicBool, Ordering};
 
+///
+/// What every publish reads (clock, observer, the closed flag) shares its cache lines with
+/// nothing that is written per event; the parts publishers and workers write (dead letters,
+/// spares, the idle signal) each sit on their own lines (see `bus::padded`), so a worker
+/// handing back spares or signalling idle never evicts what a publish is reading.
 pub(crate) struct Core {
     pub(crate) clock: Arc<dyn Clock>,
     /// `None` when nobody observes: the hot path then skips building and passing each step.
     pub(crate) observer: Option<Arc<dyn Observer>>,
-    pub(crate) dead_letters: DeadLetters,
-    /// Spare event allocations, handed from workers back to `publish`.
-    pub(crate) recycler: Recycler,
-    pub(crate) idle: Notify,
     pub(crate) closed: AtomicBool,
     #[cfg_attr(not(feature = "mutants"), allow(dead_code))]
     pub(crate) mutants: Mutants,
+    pub(crate) dead_letters: Padded<DeadLetters>,
+    /// Spare event allocations, handed from workers back to `publish`.
+    pub(crate) recycler: Padded<Recycler>,
+    pub(crate) idle: Padded<Notify>,
 }
 
 impl Core {
+    pub(crate) fn new(
+        clock: Arc<dyn Clock>,
+        observer: Option<Arc<dyn Observer>>,
+        dead_letters_max: usize,
+        mutants: Mutants,
+    ) -> Self {
+        Self {
+            clock,
+            observer,
+            closed: AtomicBool::new(false),
+            mutants,
+            dead_letters: Padded(DeadLetters::new(dead_letters_max)),
+            recycler: Padded(Recycler::default()),
+            idle: Padded(Notify::new()),
+        }
+    }
+
     #[inline]
     pub(crate) fn observe(&self, observation: Observation<'_>) {
         if let Some(observer) = &self.observer {
@@ -51,16 +74,18 @@ impl Core {
         attempts: Vec<AttemptRecord>,
     ) {
         let at_unix_ms = self.clock.unix_now_ms();
-        self.record_dead_letter(subscriber, event, reason, attempts, at_unix_ms);
+        self.record_dead_letter(subscriber, event.clone(), reason, attempts, at_unix_ms);
     }
 
     /// Records that `subscriber` will not handle `event` for `reason` found while `event` was
     /// being published (a full or closed queue): the publish stamp is the time, so the
-    /// overflow path reads no clock.
+    /// overflow path reads no clock, and the handle the queue refused is the one kept, so it
+    /// makes none (a new handle writes the event's reference count, which the other
+    /// subscribers' workers are writing at the same moment).
     pub(crate) fn dead_letter_at_publish(
         &self,
         subscriber: &Subscriber,
-        event: &Event,
+        event: Event,
         reason: DeadLetterReason,
     ) {
         let at_unix_ms = event.published_at_unix_ms();
@@ -70,7 +95,7 @@ impl Core {
     fn record_dead_letter(
         &self,
         subscriber: &Subscriber,
-        event: &Event,
+        event: Event,
         reason: DeadLetterReason,
         attempts: Vec<AttemptRecord>,
         at_unix_ms: u64,
@@ -82,7 +107,7 @@ impl Core {
             _ => {}
         }
         self.observe(Observation::DeadLettered {
-            event,
+            event: &event,
             subscriber: &subscriber.name,
             reason,
         });
@@ -97,7 +122,7 @@ impl Core {
         );
         let evicted = self.dead_letters.push(DeadLetter {
             subscriber: subscriber.name.clone(),
-            event: event.clone(),
+            event,
             reason,
             attempts,
             at_unix_ms,

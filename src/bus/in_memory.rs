@@ -15,11 +15,10 @@ use tokio::task::JoinHandle;
 
 use super::config::{BusConfig, SubscribeError, SubscriberConfig};
 use super::core::Core;
-use super::dead_letter::{DeadLetter, DeadLetterReason, DeadLetters};
+use super::dead_letter::{DeadLetter, DeadLetterReason};
 use super::handler::{Handler, HandlerError};
 use super::observer::Observation;
 use super::queue;
-use super::recycler::Recycler;
 use super::registry::{self, Registry};
 use super::runner::{FnRunner, Runner};
 use super::subscriber::Subscriber;
@@ -30,7 +29,7 @@ use super::{UnsubscribeError, UnsubscribeReport};
 use crate::clock::Clock;
 use crate::event::{Event, EventIds, NewEvent};
 use crate::gate::GateStore;
-use crate::sync::{AtomicBool, Ordering, RwLock, read, write};
+use crate::sync::{Ordering, RwLock, read, write};
 
 /// The in-process event bus. Cheap to clone: clones share one bus.
 #[derive(Clone)]
@@ -56,15 +55,12 @@ impl InMemoryEventBus {
     /// A bus with `config`.
     pub fn with_config(config: BusConfig) -> Self {
         let store = config.default_store();
-        let core = Core {
-            clock: config.clock,
-            observer: config.observer,
-            dead_letters: DeadLetters::new(config.dead_letters_max),
-            recycler: Recycler::default(),
-            idle: tokio::sync::Notify::new(),
-            closed: AtomicBool::new(false),
-            mutants: config.mutants,
-        };
+        let core = Core::new(
+            config.clock,
+            config.observer,
+            config.dead_letters_max,
+            config.mutants,
+        );
         let inner = Inner {
             core: Arc::new(core),
             registry: RwLock::new(Registry::default()),

@@ -18,14 +18,14 @@ use std::sync::Arc;
 use super::config::{SubscribeError, SubscriberConfig};
 use super::core::Core;
 use super::counters::{CounterSnapshot, Counters};
-use super::dead_letter::{DeadLetter, DeadLetterReason, DeadLetters};
+use super::dead_letter::{DeadLetter, DeadLetterReason};
 use super::registry::{self, Registry};
 use super::subscriber::Subscriber;
 use crate::clock::Clock;
 use crate::event::{Event, EventIds, NewEvent};
 use crate::gate::{ClaimOutcome, ClaimToken, GateStore, StoreError, StoreFuture};
 use crate::mutants::Mutants;
-use crate::sync::{AtomicBool, RwLock, read, write};
+use crate::sync::{RwLock, read, write};
 
 /// The dead letters a model's bus keeps at most.
 const DEAD_LETTERS_MAX: usize = 64;
@@ -58,15 +58,7 @@ pub struct Unsubscribed {
 impl CoreBus {
     /// A core on `clock` with `mutants` switched on.
     pub fn new(clock: Arc<dyn Clock>, mutants: Mutants) -> Self {
-        let core = Core {
-            clock,
-            observer: None,
-            dead_letters: DeadLetters::new(DEAD_LETTERS_MAX),
-            recycler: Default::default(),
-            idle: tokio::sync::Notify::new(),
-            closed: AtomicBool::new(false),
-            mutants,
-        };
+        let core = Core::new(clock, None, DEAD_LETTERS_MAX, mutants);
         let registry = RwLock::new(Registry::default());
         Self {
             core: Arc::new(core),

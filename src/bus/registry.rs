@@ -104,14 +104,14 @@ fn push_to_each(core: &Core, subscribers: &[Arc<Subscriber>], event: &Event) -> 
             }
             Err(PushError::Full(event)) => {
                 fan_out.overflowed += 1;
-                overflow(core, subscriber, &event);
+                overflow(core, subscriber, event);
             }
             Err(PushError::Closed(event)) => {
                 let reason = subscriber
                     .stop
                     .reason()
                     .unwrap_or(DeadLetterReason::Shutdown);
-                core.dead_letter_at_publish(subscriber, &event, reason);
+                core.dead_letter_at_publish(subscriber, event, reason);
             }
         }
     }
@@ -131,7 +131,7 @@ fn push(core: &Core, subscriber: &Subscriber, event: Event) -> Result<(), PushEr
 }
 
 /// Records an event refused by `subscriber`'s full queue.
-fn overflow(core: &Core, subscriber: &Subscriber, event: &Event) {
+fn overflow(core: &Core, subscriber: &Subscriber, event: Event) {
     #[cfg(feature = "mutants")]
     if core
         .mutants
