@@ -22,12 +22,11 @@ mod support;
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use eventgate::{DeliveryMode, EventBus};
 use support::rounds::{self, Row};
-use support::{Done, Payload, batches};
+use support::{Done, Payload, timed};
 use tokio::runtime::Runtime;
 use tokio::sync::{broadcast, mpsc};
 
@@ -123,28 +122,4 @@ fn eventgate_bus(runtime: &Runtime, subscribers: usize, mode: DeliveryMode) -> R
         };
         runtime.block_on(timed(&done, iters, subscribers as u64, batch, send))
     })
-}
-
-/// Sends `iters` values in batches made by `batch` (untimed), each with `send`, waiting after
-/// each batch until `deliveries_per_value` handlers per value have bumped `done`; returns
-/// the time spent sending and waiting. Every row uses it, so rows differ only in `send`.
-async fn timed<T>(
-    done: &Done,
-    iters: u64,
-    deliveries_per_value: u64,
-    mut batch: impl FnMut(u64) -> Vec<T>,
-    mut send: impl FnMut(T),
-) -> Duration {
-    let mut elapsed = Duration::ZERO;
-    for size in batches(iters) {
-        let values = batch(size);
-        let target = done.expect(size * deliveries_per_value);
-        let start = Instant::now();
-        for value in values {
-            send(value);
-        }
-        done.reach(target).await;
-        elapsed += start.elapsed();
-    }
-    elapsed
 }

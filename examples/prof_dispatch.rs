@@ -8,10 +8,10 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eventgate::{DeliveryMode, EventBus};
-use support::{Done, Payload};
+use support::{Done, Payload, timed};
 use tokio::runtime::Runtime;
 
 fn main() {
@@ -99,26 +99,4 @@ fn bus(
         bus.publish(event).expect("the bus accepts the event");
     };
     runtime.block_on(timed(done, events_total, healthy as u64, batch, send))
-}
-
-/// The benchmarks' timing loop: batches built untimed, then sent and waited for.
-async fn timed<T>(
-    done: &Done,
-    events_total: u64,
-    deliveries_per_value: u64,
-    mut batch: impl FnMut(u64) -> Vec<T>,
-    mut send: impl FnMut(T),
-) -> Duration {
-    let mut elapsed = Duration::ZERO;
-    for size in support::batches(events_total) {
-        let values = batch(size);
-        let target = done.expect(size * deliveries_per_value);
-        let start = Instant::now();
-        for value in values {
-            send(value);
-        }
-        done.reach(target).await;
-        elapsed += start.elapsed();
-    }
-    elapsed
 }

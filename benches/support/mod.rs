@@ -1,6 +1,6 @@
 //! What every eventgate benchmark shares: the runtime they all run on, the 256-byte payload
-//! they all move, the events built from it ahead of time, and the completion counter every
-//! handler and every peer's receiver bumps.
+//! they all move, the events built from it ahead of time, the completion counter every
+//! handler and every peer's receiver bumps, and the dispatch rows' timing loop ([`timed`]).
 //!
 //! The waiting mechanism is one and the same for eventgate and its peers (an atomic counter
 //! and a `Notify`), so what differs between two rows of a table is only the way the events
@@ -13,7 +13,7 @@ pub mod rounds;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use eventgate::bus::BusConfig;
 use eventgate::gate::MemoryStore;
@@ -176,4 +176,29 @@ pub fn subscribe_hung(bus: &InMemoryEventBus) {
         .lease(2 * HUNG_TIMEOUT);
     bus.subscribe(config, hang)
         .expect("the hung subscriber subscribes");
+}
+
+/// Sends `iters` values in batches made by `batch` (untimed), each with `send`, waiting after
+/// each batch until `deliveries_per_value` handlers per value have bumped `done`; returns
+/// the time spent sending and waiting. Every dispatch row (and `prof_dispatch`) uses it, so
+/// rows differ only in `send`.
+pub async fn timed<T>(
+    done: &Done,
+    iters: u64,
+    deliveries_per_value: u64,
+    mut batch: impl FnMut(u64) -> Vec<T>,
+    mut send: impl FnMut(T),
+) -> Duration {
+    let mut elapsed = Duration::ZERO;
+    for size in batches(iters) {
+        let values = batch(size);
+        let target = done.expect(size * deliveries_per_value);
+        let start = Instant::now();
+        for value in values {
+            send(value);
+        }
+        done.reach(target).await;
+        elapsed += start.elapsed();
+    }
+    elapsed
 }
