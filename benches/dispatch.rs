@@ -28,13 +28,9 @@ use eventgate::{DeliveryMode, EventBus};
 use support::rounds::{self, Row};
 use support::{Done, Payload, timed};
 use tokio::runtime::Runtime;
-use tokio::sync::{broadcast, mpsc};
 
 /// The subscriber counts measured.
 const FAN_OUTS: [usize; 3] = [1, 4, 16];
-
-/// The peers' channel capacity: the bus's default queue capacity.
-const CHANNEL_CAPACITY: usize = eventgate::defaults::QUEUE_CAPACITY;
 
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
@@ -68,14 +64,7 @@ fn direct_call(runtime: &Runtime) -> Row<'_> {
 fn tokio_mpsc(runtime: &Runtime) -> Row<'_> {
     let done = Arc::new(Done::default());
     let value = support::payload();
-    let (sender, mut receiver) = mpsc::channel::<Payload>(CHANNEL_CAPACITY);
-    let counted = done.clone();
-    runtime.spawn(async move {
-        while let Some(value) = receiver.recv().await {
-            black_box(value);
-            counted.hit();
-        }
-    });
+    let sender = support::mpsc_peer(runtime, &done);
     Row::new("dispatch/tokio_mpsc/1", move |iters| {
         let batch = |size: u64| vec![value.clone(); size as usize];
         let send = |value| sender.try_send(value).expect("the batch fits the channel");
@@ -86,17 +75,7 @@ fn tokio_mpsc(runtime: &Runtime) -> Row<'_> {
 fn tokio_broadcast(runtime: &Runtime, tasks: usize) -> Row<'_> {
     let done = Arc::new(Done::default());
     let value = support::payload();
-    let (sender, _) = broadcast::channel::<Payload>(CHANNEL_CAPACITY);
-    for _ in 0..tasks {
-        let mut receiver = sender.subscribe();
-        let counted = done.clone();
-        runtime.spawn(async move {
-            while let Ok(value) = receiver.recv().await {
-                black_box(value);
-                counted.hit();
-            }
-        });
-    }
+    let sender = support::broadcast_peer(runtime, &done, tasks);
     Row::new(format!("dispatch/tokio_broadcast/{tasks}"), move |iters| {
         let batch = |size: u64| vec![value.clone(); size as usize];
         let send = |value| {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventgate::{DeliveryMode, EventBus};
-use support::{Done, Payload, timed};
+use support::{Done, timed};
 use tokio::runtime::Runtime;
 
 fn main() {
@@ -40,14 +40,7 @@ fn main() {
 }
 
 fn mpsc(runtime: &Runtime, done: &Arc<Done>, events_total: u64) -> Duration {
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Payload>(1024);
-    let counted = done.clone();
-    runtime.spawn(async move {
-        while let Some(value) = receiver.recv().await {
-            std::hint::black_box(value);
-            counted.hit();
-        }
-    });
+    let sender = support::mpsc_peer(runtime, done);
     let value = support::payload();
     let batch = |size: u64| vec![value.clone(); size as usize];
     let send = |value| sender.try_send(value).expect("the batch fits the channel");
@@ -55,17 +48,7 @@ fn mpsc(runtime: &Runtime, done: &Arc<Done>, events_total: u64) -> Duration {
 }
 
 fn broadcast(runtime: &Runtime, done: &Arc<Done>, tasks: usize, events_total: u64) -> Duration {
-    let (sender, _) = tokio::sync::broadcast::channel::<Payload>(1024);
-    for _ in 0..tasks {
-        let mut receiver = sender.subscribe();
-        let counted = done.clone();
-        runtime.spawn(async move {
-            while let Ok(value) = receiver.recv().await {
-                std::hint::black_box(value);
-                counted.hit();
-            }
-        });
-    }
+    let sender = support::broadcast_peer(runtime, done, tasks);
     let value = support::payload();
     let batch = |size: u64| vec![value.clone(); size as usize];
     let send = |value| {

@@ -1,6 +1,7 @@
 //! What every eventgate benchmark shares: the runtime they all run on, the 256-byte payload
 //! they all move, the events built from it ahead of time, the completion counter every
-//! handler and every peer's receiver bumps, and the dispatch rows' timing loop ([`timed`]).
+//! handler and every peer's receiver bumps, the peers' receiving tasks, and the dispatch
+//! rows' timing loop ([`timed`]).
 //!
 //! The waiting mechanism is one and the same for eventgate and its peers (an atomic counter
 //! and a `Notify`), so what differs between two rows of a table is only the way the events
@@ -201,4 +202,44 @@ pub async fn timed<T>(
         elapsed += start.elapsed();
     }
     elapsed
+}
+
+/// The peers' channel capacity: the bus's default queue capacity.
+pub const CHANNEL_CAPACITY: usize = eventgate::defaults::QUEUE_CAPACITY;
+
+/// A `tokio::sync::mpsc` channel whose one receiving task, on `runtime`, bumps `done` per value.
+pub fn mpsc_peer(
+    runtime: &tokio::runtime::Runtime,
+    done: &Arc<Done>,
+) -> tokio::sync::mpsc::Sender<Payload> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Payload>(CHANNEL_CAPACITY);
+    let counted = done.clone();
+    runtime.spawn(async move {
+        while let Some(value) = receiver.recv().await {
+            std::hint::black_box(value);
+            counted.hit();
+        }
+    });
+    sender
+}
+
+/// A `tokio::sync::broadcast` channel whose `tasks` receiving tasks, on `runtime`, each bump
+/// `done` per value.
+pub fn broadcast_peer(
+    runtime: &tokio::runtime::Runtime,
+    done: &Arc<Done>,
+    tasks: usize,
+) -> tokio::sync::broadcast::Sender<Payload> {
+    let (sender, _) = tokio::sync::broadcast::channel::<Payload>(CHANNEL_CAPACITY);
+    for _ in 0..tasks {
+        let mut receiver = sender.subscribe();
+        let counted = done.clone();
+        runtime.spawn(async move {
+            while let Ok(value) = receiver.recv().await {
+                std::hint::black_box(value);
+                counted.hit();
+            }
+        });
+    }
+    sender
 }

@@ -135,7 +135,13 @@ impl Core {
     /// Marks one of `subscriber`'s taken events finished, waking idle waiters if it was the
     /// last.
     pub(crate) fn finish(&self, subscriber: &Subscriber) {
-        if subscriber.queue.finish() {
+        self.finish_many(subscriber, 1);
+    }
+
+    /// Marks `finished` of `subscriber`'s taken events finished, waking idle waiters if they
+    /// were the last.
+    pub(crate) fn finish_many(&self, subscriber: &Subscriber, finished: usize) {
+        if subscriber.queue.finish_many(finished) {
             self.idle.notify_waiters();
         }
     }

@@ -77,6 +77,14 @@ struct State {
     parked: bool,
 }
 
+impl State {
+    /// Marks `finished` of the events in the worker finished.
+    fn finish(&mut self, finished: usize) {
+        assert!(self.in_worker >= finished, "finish without a matching take");
+        self.in_worker -= finished;
+    }
+}
+
 impl Queue {
     pub(crate) fn new(capacity: usize) -> Self {
         assert!(
@@ -165,11 +173,7 @@ impl Queue {
             batch.is_empty(),
             "a batch is taken only once the last is used up"
         );
-        assert!(
-            state.in_worker >= finished,
-            "finish without a matching take"
-        );
-        state.in_worker -= finished;
+        state.finish(finished);
         std::mem::swap(&mut state.items, batch);
         state.in_worker += batch.len();
         state.taken_at_most = batch.len();
@@ -209,11 +213,7 @@ impl Queue {
     /// Marks `finished` taken events finished; true when the subscriber is now idle.
     pub(crate) fn finish_many(&self, finished: usize) -> bool {
         let mut state = lock(&self.state);
-        assert!(
-            state.in_worker >= finished,
-            "finish without a matching take"
-        );
-        state.in_worker -= finished;
+        state.finish(finished);
         finished > 0 && state.items.is_empty() && state.in_worker == 0
     }
 
@@ -228,11 +228,6 @@ impl Queue {
     fn has_room(&self, state: &State) -> bool {
         state.items.len() + state.taken_at_most < self.capacity
             || self.waiting(state) < self.capacity
-    }
-
-    /// Marks one taken event finished; true when the subscriber is now idle.
-    pub(crate) fn finish(&self) -> bool {
-        self.finish_many(1)
     }
 
     /// Closes the queue and returns what was still waiting, each counted as in the worker.

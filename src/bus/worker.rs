@@ -187,9 +187,7 @@ impl<R: Runner> Worker<R> {
     /// Records the finishes owed now.
     fn settle_finishes(&mut self) {
         let finished = std::mem::take(&mut self.finishes_owed);
-        if self.subscriber.queue.finish_many(finished) {
-            self.core.idle.notify_waiters();
-        }
+        self.core.finish_many(&self.subscriber, finished);
     }
 
     /// The next due retry or, while the retry set has room, the next queued event.
