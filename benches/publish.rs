@@ -10,12 +10,11 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use eventgate::{DeliveryMode, EventBus, InMemoryEventBus, NewEvent};
+use eventgate::{DeliveryMode, EventBus};
 use support::rounds::{self, Row};
-use support::{Done, batches};
+use support::{Done, timed_sends};
 
 /// Subscribers on the topic in both rows.
 const SUBSCRIBERS: usize = 4;
@@ -39,33 +38,14 @@ fn main() {
         rows.push(Row::new(
             format!("publish/{name}/{SUBSCRIBERS}"),
             move |iters| {
-                let timed = time_publishes(&bus, &done, events, &mut next, healthy, iters);
-                runtime.block_on(timed)
+                let batch = |size| support::next_batch(events, &mut next, size);
+                let publish = |event| {
+                    bus.publish(event).expect("the bus accepts the event");
+                };
+                let deliveries = healthy as u64;
+                runtime.block_on(timed_sends(&done, iters, deliveries, batch, publish))
             },
         ));
     }
     rounds::measure(&mut criterion, "publish", &mut rows, support::BATCH_EVENTS);
-}
-
-/// Publishes `iters` prepared events in batches; returns the time spent inside `publish`.
-async fn time_publishes(
-    bus: &InMemoryEventBus,
-    done: &Done,
-    events: &[NewEvent],
-    next: &mut usize,
-    healthy: usize,
-    iters: u64,
-) -> Duration {
-    let mut elapsed = Duration::ZERO;
-    for size in batches(iters) {
-        let batch = support::next_batch(events, next, size);
-        let target = done.expect(size * healthy as u64);
-        let start = Instant::now();
-        for event in batch {
-            bus.publish(event).expect("the bus accepts the event");
-        }
-        elapsed += start.elapsed();
-        done.reach(target).await;
-    }
-    elapsed
 }

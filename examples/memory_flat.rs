@@ -99,15 +99,15 @@ fn report(bus: &InMemoryEventBus, published: u64) -> anyhow::Result<u64> {
         .filter_map(|name| bus.subscriber(name))
         .map(|info| info.counters.dead_lettered)
         .sum();
-    let evicted = bus.dead_letters_evicted();
+    let dropped = bus.dead_letters_dropped();
     println!(
         "published {published:>9}  peak {peak_kib:>7} KiB  resident {resident_kib:>7} KiB  \
          hung queue {:>5}  healthy handled {:>7} overflowed {:>7}  \
-         dead letters kept {:>6}  evicted {evicted:>7}",
+         dead letters {dead_lettered:>7}  kept {:>6}  dropped {dropped:>7}",
         hung.queue_depth,
         healthy.counters.handled,
         healthy.counters.overflowed,
-        dead_lettered - evicted,
+        bus.dead_letters().len(),
     );
     Ok(peak_kib)
 }

@@ -4,6 +4,8 @@
 //! subscribers and one whose handler never returns). Publishes EVENTS prepared events in the
 //! benchmarks' batches, waiting for the healthy handlers after each, and prints the time per
 //! event spent sending and waiting (batches are built outside it, as in the benchmarks).
+//! The modes `publish` and `publish_hung` are `ungated` and `hung` timing the `publish` calls
+//! alone, as the publish-latency benchmark does.
 #[path = "../benches/support/mod.rs"]
 mod support;
 
@@ -11,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventgate::{DeliveryMode, EventBus};
-use support::{Done, timed};
+use support::{Done, timed, timed_sends};
 use tokio::runtime::Runtime;
 
 fn main() {
@@ -30,7 +32,7 @@ fn main() {
     let elapsed = match mode {
         "mpsc" => mpsc(&runtime, &done, events_total),
         "broadcast" => broadcast(&runtime, &done, subscribers, events_total),
-        "ungated" | "hung" | "at_most_once" => {
+        "ungated" | "hung" | "at_most_once" | "publish" | "publish_hung" => {
             bus(&runtime, &done, mode, subscribers, events_total)
         }
         _ => panic!("unknown MODE {mode}; {usage}"),
@@ -68,7 +70,7 @@ fn bus(
         "at_most_once" => DeliveryMode::AtMostOnce,
         _ => DeliveryMode::Ungated,
     };
-    let hung = usize::from(mode == "hung");
+    let hung = usize::from(mode.ends_with("hung"));
     let healthy = subscribers - hung;
     let bus = support::bus_with(runtime, healthy, delivery, done);
     if hung == 1 {
@@ -81,5 +83,10 @@ fn bus(
     let send = |event| {
         bus.publish(event).expect("the bus accepts the event");
     };
-    runtime.block_on(timed(done, events_total, healthy as u64, batch, send))
+    let deliveries = healthy as u64;
+    if mode.starts_with("publish") {
+        runtime.block_on(timed_sends(done, events_total, deliveries, batch, send))
+    } else {
+        runtime.block_on(timed(done, events_total, deliveries, batch, send))
+    }
 }

@@ -29,7 +29,8 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// How many keys a memory store holds before it refuses new claims.
 pub const STORE_CAPACITY_KEYS: usize = 100_000;
 
-/// How many dead letters a bus keeps; beyond this the oldest are evicted (and counted).
+/// How many dead letters a bus keeps; beyond this new ones are counted and logged, not kept,
+/// until the kept ones are taken.
 pub const DEAD_LETTERS_MAX: usize = 10_000;
 
 /// The largest payload `publish` accepts, in bytes of JSON.

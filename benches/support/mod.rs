@@ -204,6 +204,30 @@ pub async fn timed<T>(
     elapsed
 }
 
+/// As [`timed`], but returns only the time spent sending: the waits for the handlers after
+/// each batch are untimed. The publish-latency rows (and `prof_dispatch`'s `publish` modes)
+/// use it.
+pub async fn timed_sends<T>(
+    done: &Done,
+    iters: u64,
+    deliveries_per_value: u64,
+    mut batch: impl FnMut(u64) -> Vec<T>,
+    mut send: impl FnMut(T),
+) -> Duration {
+    let mut elapsed = Duration::ZERO;
+    for size in batches(iters) {
+        let values = batch(size);
+        let target = done.expect(size * deliveries_per_value);
+        let start = Instant::now();
+        for value in values {
+            send(value);
+        }
+        elapsed += start.elapsed();
+        done.reach(target).await;
+    }
+    elapsed
+}
+
 /// The peers' channel capacity: the bus's default queue capacity.
 pub const CHANNEL_CAPACITY: usize = eventgate::defaults::QUEUE_CAPACITY;
 

@@ -317,7 +317,8 @@ impl BusConfig {
         self
     }
 
-    /// How many dead letters are kept.
+    /// How many dead letters are kept; beyond it a new dead letter is counted and logged but
+    /// not kept (see [`crate::InMemoryEventBus::dead_letters`]).
     pub fn dead_letters_max(mut self, max: usize) -> Self {
         self.dead_letters_max = max;
         self

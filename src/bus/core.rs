@@ -111,6 +111,7 @@ impl Core {
             subscriber: &subscriber.name,
             reason,
         });
+        let kept = !self.dead_letters.is_full();
         tracing::warn!(
             target: "eventgate::bus",
             event_id = %event.id(),
@@ -118,17 +119,30 @@ impl Core {
             key = event.key(),
             reason = %reason,
             attempts = attempts.len(),
+            kept,
             "dead-lettered"
         );
-        let evicted = self.dead_letters.push(DeadLetter {
+        if !kept {
+            self.dead_letters.count_dropped();
+            self.recycler.give(event);
+            return;
+        }
+        let letter = DeadLetter {
             subscriber: subscriber.name.clone(),
             event,
             reason,
             attempts,
             at_unix_ms,
-        });
-        if let Some(evicted) = evicted {
-            self.recycler.give(evicted.event);
+        };
+        if let Err(refused) = self.dead_letters.push(letter) {
+            // Another thread filled the list since the flag was read.
+            tracing::warn!(
+                target: "eventgate::bus",
+                event_id = %refused.event.id(),
+                subscriber = %refused.subscriber,
+                "dead letter not kept: the list filled meanwhile"
+            );
+            self.recycler.give(refused.event);
         }
     }
 

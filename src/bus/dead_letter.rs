@@ -1,9 +1,19 @@
 //! Dead letters: events a subscriber will not handle, each kept with its reason and attempts.
 //!
 //! The reasons form one closed list, so the accounting checker can tell every undelivered
-//! (event, subscriber) pair apart. The bus keeps at most a named number of dead letters;
-//! beyond it the oldest is evicted, counted and traced, so memory stays flat under a storm of
-//! failures and nothing leaves without a record.
+//! (event, subscriber) pair apart.
+//!
+//! The bus keeps at most a named number of dead letters, and behaves like its queues when the
+//! list is full: it keeps what it holds and refuses the newcomer, which is still counted (on
+//! its subscriber, and in the list's dropped count) and logged, so memory stays flat under a
+//! storm of failures and nothing leaves without a record. Taking the letters
+//! ([`DeadLetters::take`]) makes room again.
+//!
+//! The design rejected here evicts the oldest letter to keep the newest: a letter already
+//! kept would then be lost, and during a storm every refused publish would evict and free a
+//! cold letter on the publishing thread, several cache misses that a hung subscriber would
+//! add to every publish. A full list is marked by a flag read without the lock, so recording
+//! a dead letter the list cannot keep costs a publish no lock and no allocation.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -13,7 +23,7 @@ use serde::Serialize;
 
 use super::attempt::AttemptRecord;
 use crate::event::Event;
-use crate::sync::{AtomicU64, Mutex, Ordering, lock};
+use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
 
 /// Why an event was not handled by a subscriber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -91,7 +101,10 @@ pub struct DeadLetter {
 pub(crate) struct DeadLetters {
     entries: Mutex<VecDeque<DeadLetter>>,
     max: usize,
-    evicted: AtomicU64,
+    /// The list holds `max` letters. Written under the lock, read without it by
+    /// [`DeadLetters::is_full`].
+    full: AtomicBool,
+    dropped: AtomicU64,
 }
 
 impl DeadLetters {
@@ -99,42 +112,53 @@ impl DeadLetters {
         Self {
             entries: Mutex::new(VecDeque::new()),
             max,
-            evicted: AtomicU64::new(0),
+            full: AtomicBool::new(max == 0),
+            dropped: AtomicU64::new(0),
         }
     }
 
-    /// Keeps `letter`, evicting the oldest when the list is at its bound; returns the evicted
-    /// letter, so it is dropped (or its event's allocation reused) outside the lock.
-    pub(crate) fn push(&self, letter: DeadLetter) -> Option<DeadLetter> {
+    /// True when the list was full at the last push or take; a caller that finds it full
+    /// counts its letter dropped ([`DeadLetters::count_dropped`]) without making it.
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        self.full.load(Ordering::Relaxed)
+    }
+
+    /// Counts one letter the full list did not keep.
+    pub(crate) fn count_dropped(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Keeps `letter` when the list has room; otherwise counts it dropped and hands it back,
+    /// so its event is released outside the lock.
+    pub(crate) fn push(&self, letter: DeadLetter) -> Result<(), DeadLetter> {
         let mut entries = lock(&self.entries);
-        let evicted = if entries.len() >= self.max {
-            entries.pop_front()
-        } else {
-            None
-        };
-        if self.max > 0 {
-            entries.push_back(letter);
+        if entries.len() >= self.max {
+            self.full.store(true, Ordering::Relaxed);
+            drop(entries);
+            self.count_dropped();
+            return Err(letter);
         }
-        drop(entries);
-        if let Some(oldest) = &evicted {
-            self.evicted.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                target: "eventgate::bus",
-                event_id = %oldest.event.id(),
-                subscriber = %oldest.subscriber,
-                reason = %oldest.reason,
-                kept_max = self.max,
-                "dead letter evicted"
-            );
-        }
-        evicted
+        entries.push_back(letter);
+        self.full
+            .store(entries.len() >= self.max, Ordering::Relaxed);
+        Ok(())
     }
 
     pub(crate) fn snapshot(&self) -> Vec<DeadLetter> {
         lock(&self.entries).iter().cloned().collect()
     }
 
-    pub(crate) fn evicted(&self) -> u64 {
-        self.evicted.load(Ordering::Relaxed)
+    /// Removes and returns every kept letter, oldest first, making room for new ones.
+    pub(crate) fn take(&self) -> Vec<DeadLetter> {
+        let mut entries = lock(&self.entries);
+        self.full.store(self.max == 0, Ordering::Relaxed);
+        let taken = std::mem::take(&mut *entries);
+        drop(entries);
+        taken.into()
+    }
+
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 }

@@ -97,14 +97,42 @@ impl InMemoryEventBus {
         read(&self.inner.registry).get(name).map(|s| s.info())
     }
 
-    /// The dead letters kept, oldest first.
+    /// The dead letters kept, oldest first. The list keeps at most
+    /// [`BusConfig::dead_letters_max`] letters; once full it keeps what it holds and counts
+    /// each newcomer in [`InMemoryEventBus::dead_letters_dropped`] until
+    /// [`InMemoryEventBus::take_dead_letters`] makes room.
     pub fn dead_letters(&self) -> Vec<DeadLetter> {
         self.inner.core.dead_letters.snapshot()
     }
 
-    /// How many dead letters were evicted to keep the list within its bound.
-    pub fn dead_letters_evicted(&self) -> u64 {
-        self.inner.core.dead_letters.evicted()
+    /// Removes and returns the dead letters kept, oldest first, making room for new ones: the
+    /// step of a process that replays or archives them.
+    ///
+    /// ```
+    /// use eventgate::{EventBus, HandlerError, InMemoryEventBus, NewEvent, SubscriberConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let bus = InMemoryEventBus::new();
+    /// let config = SubscriberConfig::new("flaky", ["job_failed"]).attempts_max(1);
+    /// bus.subscribe_fn(config, |_event| async { Err(HandlerError::new("endpoint down")) })
+    ///     .unwrap();
+    /// bus.publish(NewEvent::raw("job_failed", "job_failed:7", "{}".into())).unwrap();
+    /// bus.idle().await;
+    /// let letters = bus.take_dead_letters();
+    /// assert_eq!(letters.len(), 1);
+    /// assert_eq!(letters[0].event.key(), "job_failed:7");
+    /// assert!(bus.dead_letters().is_empty());
+    /// # }
+    /// ```
+    pub fn take_dead_letters(&self) -> Vec<DeadLetter> {
+        self.inner.core.dead_letters.take()
+    }
+
+    /// How many dead letters were not kept because the list was full. Each was still counted
+    /// on its subscriber ([`SubscriberInfo::counters`]) and logged with its event id.
+    pub fn dead_letters_dropped(&self) -> u64 {
+        self.inner.core.dead_letters.dropped()
     }
 
     /// Subscribes a closure `handler` under `config`: the same as [`EventBus::subscribe`] for

@@ -86,7 +86,7 @@ async fn every_pair_is_handled_suppressed_or_dead_lettered() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn dead_letters_beyond_the_bound_evict_the_oldest_and_count_them() {
+async fn dead_letters_beyond_the_bound_are_counted_and_the_kept_ones_stay() {
     let bus = InMemoryEventBus::with_config(
         BusConfig::default()
             .clock(common::clock())
@@ -102,12 +102,47 @@ async fn dead_letters_beyond_the_bound_evict_the_oldest_and_count_them() {
     }
     bus.idle().await;
 
-    let kept: Vec<String> = bus
-        .dead_letters()
+    assert_eq!(kept_keys(&bus), ["k0", "k1", "k2"]);
+    assert_eq!(bus.dead_letters_dropped(), 2);
+    assert_eq!(bus.subscriber("s").unwrap().counters.dead_lettered, 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn taking_the_dead_letters_makes_room_for_new_ones() {
+    let bus = InMemoryEventBus::with_config(
+        BusConfig::default()
+            .clock(common::clock())
+            .dead_letters_max(2),
+    );
+    let runs = Runs::default();
+    bus.subscribe(SubscriberConfig::new("s", ["t"]), runs.failing())
+        .unwrap();
+    for n in 0..3 {
+        bus.publish(common::event("t", &format!("k{n}"), n))
+            .unwrap();
+    }
+    bus.idle().await;
+
+    let taken: Vec<String> = bus
+        .take_dead_letters()
         .iter()
         .map(|l| l.event.key().to_owned())
         .collect();
-    assert_eq!(kept, ["k2", "k3", "k4"]);
-    assert_eq!(bus.dead_letters_evicted(), 2);
-    assert_eq!(bus.subscriber("s").unwrap().counters.dead_lettered, 5);
+    assert_eq!(taken, ["k0", "k1"]);
+    assert!(bus.dead_letters().is_empty());
+
+    for n in 3..6 {
+        bus.publish(common::event("t", &format!("k{n}"), n))
+            .unwrap();
+    }
+    bus.idle().await;
+    assert_eq!(kept_keys(&bus), ["k3", "k4"]);
+    assert_eq!(bus.dead_letters_dropped(), 2);
+}
+
+fn kept_keys(bus: &InMemoryEventBus) -> Vec<String> {
+    bus.dead_letters()
+        .iter()
+        .map(|l| l.event.key().to_owned())
+        .collect()
 }
