@@ -74,28 +74,30 @@ impl Core {
         attempts: Vec<AttemptRecord>,
     ) {
         let at_unix_ms = self.clock.unix_now_ms();
-        self.record_dead_letter(subscriber, event.clone(), reason, attempts, at_unix_ms);
+        self.record_dead_letter(subscriber, event, reason, attempts, at_unix_ms);
     }
 
     /// Records that `subscriber` will not handle `event` for `reason` found while `event` was
     /// being published (a full or closed queue): the publish stamp is the time, so the
-    /// overflow path reads no clock, and the handle the queue refused is the one kept, so it
-    /// makes none (a new handle writes the event's reference count, which the other
-    /// subscribers' workers are writing at the same moment).
+    /// overflow path reads no clock.
     pub(crate) fn dead_letter_at_publish(
         &self,
         subscriber: &Subscriber,
-        event: Event,
+        event: &Event,
         reason: DeadLetterReason,
     ) {
         let at_unix_ms = event.published_at_unix_ms();
         self.record_dead_letter(subscriber, event, reason, Vec::new(), at_unix_ms);
     }
 
+    /// Counts, observes and logs the dead letter, and keeps it when the list has room. A
+    /// handle of `event` is made only for a letter the list keeps: once the list is full, a
+    /// storm of overflows writes none of the events' reference counts, which the other
+    /// subscribers' workers are writing at the same moment.
     fn record_dead_letter(
         &self,
         subscriber: &Subscriber,
-        event: Event,
+        event: &Event,
         reason: DeadLetterReason,
         attempts: Vec<AttemptRecord>,
         at_unix_ms: u64,
@@ -107,7 +109,7 @@ impl Core {
             _ => {}
         }
         self.observe(Observation::DeadLettered {
-            event: &event,
+            event,
             subscriber: &subscriber.name,
             reason,
         });
@@ -124,12 +126,11 @@ impl Core {
         );
         if !kept {
             self.dead_letters.count_dropped();
-            self.recycler.give(event);
             return;
         }
         let letter = DeadLetter {
             subscriber: subscriber.name.clone(),
-            event,
+            event: event.clone(),
             reason,
             attempts,
             at_unix_ms,
@@ -142,7 +143,6 @@ impl Core {
                 subscriber = %refused.subscriber,
                 "dead letter not kept: the list filled meanwhile"
             );
-            self.recycler.give(refused.event);
         }
     }
 

@@ -28,13 +28,14 @@ use super::padded::Padded;
 use crate::event::Event;
 use crate::sync::{AtomicUsize, Mutex, Ordering, lock};
 
-/// Why a push was refused; the event comes back so the caller can dead-letter it.
-#[derive(Debug)]
+/// Why a push was refused. The queue made no handle of the refused event, so the caller
+/// decides whether it needs one (a dead letter the list can keep) or none (a full list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PushError {
     /// The queue holds `capacity` events.
-    Full(Event),
+    Full,
     /// The queue was closed (its subscriber is stopping).
-    Closed(Event),
+    Closed,
 }
 
 /// How many times a worker whose queue ran dry yields and looks again before it parks, on a
@@ -99,17 +100,21 @@ impl Queue {
         }
     }
 
-    /// Appends `event` unless the queue is full or closed. Never waits.
-    pub(crate) fn push(&self, event: Event) -> Result<(), PushError> {
+    /// Appends a handle of `event` unless the queue is full or closed. Never waits.
+    ///
+    /// The handle is made only once the event is taken: a refused event's reference count,
+    /// which the other subscribers' workers are writing at that moment, is never touched, so
+    /// a full queue (a hung subscriber) costs a publish no write to a contended line.
+    pub(crate) fn push(&self, event: &Event) -> Result<(), PushError> {
         let parked = {
             let mut state = lock(&self.state);
             if state.closed {
-                return Err(PushError::Closed(event));
+                return Err(PushError::Closed);
             }
             if !self.has_room(&state) {
-                return Err(PushError::Full(event));
+                return Err(PushError::Full);
             }
-            state.items.push_back(event);
+            state.items.push_back(event.clone());
             debug_assert!(
                 self.waiting(&state) <= self.capacity,
                 "queue over its capacity"
@@ -126,17 +131,17 @@ impl Queue {
     /// [`Queue::push`], but the check for room and the append take the lock separately, so
     /// two racing pushes can both find the last slot free.
     #[cfg(feature = "mutants")]
-    pub(crate) fn push_in_two_steps(&self, event: Event) -> Result<(), PushError> {
+    pub(crate) fn push_in_two_steps(&self, event: &Event) -> Result<(), PushError> {
         {
             let state = lock(&self.state);
             if state.closed {
-                return Err(PushError::Closed(event));
+                return Err(PushError::Closed);
             }
             if !self.has_room(&state) {
-                return Err(PushError::Full(event));
+                return Err(PushError::Full);
             }
         }
-        lock(&self.state).items.push_back(event);
+        lock(&self.state).items.push_back(event.clone());
         self.ready.notify_one();
         Ok(())
     }
@@ -270,7 +275,7 @@ mod tests {
 
     fn fill(queue: &Queue, ids: &EventIds, count: usize) {
         for _ in 0..count {
-            queue.push(event(ids)).expect("room");
+            queue.push(&event(ids)).expect("room");
         }
     }
 
@@ -282,11 +287,11 @@ mod tests {
         queue.take_batch(0, &mut batch);
         assert_eq!((batch.len(), queue.depth()), (3, 3));
         fill(&queue, &ids, 1);
-        assert!(matches!(queue.push(event(&ids)), Err(PushError::Full(_))));
+        assert_eq!(queue.push(&event(&ids)), Err(PushError::Full));
         queue.start_one();
         assert_eq!(queue.depth(), 3);
         fill(&queue, &ids, 1);
-        assert!(matches!(queue.push(event(&ids)), Err(PushError::Full(_))));
+        assert_eq!(queue.push(&event(&ids)), Err(PushError::Full));
     }
 
     #[test]

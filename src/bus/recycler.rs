@@ -39,19 +39,6 @@ impl Recycler {
         self.spares.try_lock().ok()?.pop()
     }
 
-    /// Keeps `event`'s allocation when `event` was its last handle and the stack has room;
-    /// otherwise just drops `event`.
-    pub(crate) fn give(&self, event: Event) {
-        let Some(spare) = event.into_spare() else {
-            return;
-        };
-        if let Ok(mut spares) = self.spares.try_lock() {
-            if spares.len() < SPARES_MAX {
-                spares.push(spare);
-            }
-        }
-    }
-
     /// Moves `spares` onto the stack, as many as fit, dropping the rest. When the stack is busy
     /// it returns false and leaves `spares` alone, for the next try.
     fn give_all(&self, spares: &mut Vec<SpareEvent>) -> bool {
@@ -107,27 +94,39 @@ mod tests {
         draft.into_event(EventIds::with_prefix(1).next_id(), 7, recycler.take())
     }
 
+    /// Hands `events` to the stack through a worker's batch, as a worker does.
+    fn hand_over(recycler: &Recycler, events: impl IntoIterator<Item = Event>) {
+        let mut spares = Spares::default();
+        for event in events {
+            spares.keep(event, recycler);
+        }
+    }
+
     #[test]
-    fn a_given_event_allocation_is_reused_with_the_new_contents() {
+    fn a_handed_over_event_allocation_is_reused_with_the_new_contents() {
         let recycler = Recycler::default();
-        let first = published(&recycler, "a");
-        let address = first.allocation_address();
-        recycler.give(first);
-        assert_eq!(recycler.len(), 1);
-        let second = published(&recycler, "b");
-        assert_eq!(second.allocation_address(), address);
-        assert_eq!((second.key(), second.payload()), ("b", "\"b\""));
-        assert_eq!(recycler.len(), 0);
+        let events: Vec<Event> = (0..SPARES_BATCH)
+            .map(|i| published(&recycler, &i.to_string()))
+            .collect();
+        let last = events[SPARES_BATCH - 1].allocation_address();
+        hand_over(&recycler, events);
+        assert_eq!(recycler.len(), SPARES_BATCH);
+        let reused = published(&recycler, "b");
+        assert_eq!(reused.allocation_address(), last);
+        assert_eq!((reused.key(), reused.payload()), ("b", "\"b\""));
+        assert_eq!(recycler.len(), SPARES_BATCH - 1);
     }
 
     #[test]
     fn an_event_still_held_elsewhere_is_not_recycled() {
         let recycler = Recycler::default();
-        let event = published(&recycler, "a");
-        let kept = event.clone();
-        recycler.give(event);
-        assert_eq!(recycler.len(), 0);
-        assert_eq!(kept.key(), "a");
+        let events: Vec<Event> = (0..SPARES_BATCH)
+            .map(|i| published(&recycler, &i.to_string()))
+            .collect();
+        let kept = events[0].clone();
+        hand_over(&recycler, events);
+        assert_eq!(recycler.len(), 0, "the batch is one short of a hand-over");
+        assert_eq!(kept.key(), "0");
     }
 
     #[test]
@@ -160,12 +159,10 @@ mod tests {
     #[test]
     fn the_stack_stops_at_its_bound() {
         let recycler = Recycler::default();
-        let events: Vec<Event> = (0..SPARES_MAX + 10)
+        let events: Vec<Event> = (0..SPARES_MAX + SPARES_BATCH)
             .map(|i| published(&recycler, &i.to_string()))
             .collect();
-        for event in events {
-            recycler.give(event);
-        }
+        hand_over(&recycler, events);
         assert_eq!(recycler.len(), SPARES_MAX);
     }
 }

@@ -93,7 +93,7 @@ pub(crate) fn publish_to(registry: &RwLock<Registry>, core: &Core, event: &Event
 fn push_to_each(core: &Core, subscribers: &[Arc<Subscriber>], event: &Event) -> FanOut {
     let mut fan_out = FanOut::default();
     for subscriber in subscribers {
-        match push(core, subscriber, event.clone()) {
+        match push(core, subscriber, event) {
             Ok(()) => {
                 fan_out.queued += 1;
                 Counters::bump(&subscriber.counters.enqueued);
@@ -102,11 +102,11 @@ fn push_to_each(core: &Core, subscribers: &[Arc<Subscriber>], event: &Event) -> 
                     subscriber: &subscriber.name,
                 });
             }
-            Err(PushError::Full(event)) => {
+            Err(PushError::Full) => {
                 fan_out.overflowed += 1;
                 overflow(core, subscriber, event);
             }
-            Err(PushError::Closed(event)) => {
+            Err(PushError::Closed) => {
                 let reason = subscriber
                     .stop
                     .reason()
@@ -118,7 +118,7 @@ fn push_to_each(core: &Core, subscribers: &[Arc<Subscriber>], event: &Event) -> 
     fan_out
 }
 
-fn push(core: &Core, subscriber: &Subscriber, event: Event) -> Result<(), PushError> {
+fn push(core: &Core, subscriber: &Subscriber, event: &Event) -> Result<(), PushError> {
     #[cfg(feature = "mutants")]
     if core
         .mutants
@@ -131,7 +131,7 @@ fn push(core: &Core, subscriber: &Subscriber, event: Event) -> Result<(), PushEr
 }
 
 /// Records an event refused by `subscriber`'s full queue.
-fn overflow(core: &Core, subscriber: &Subscriber, event: Event) {
+fn overflow(core: &Core, subscriber: &Subscriber, event: &Event) {
     #[cfg(feature = "mutants")]
     if core
         .mutants
