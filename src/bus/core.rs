@@ -102,12 +102,12 @@ impl Core {
         attempts: Vec<AttemptRecord>,
         at_unix_ms: u64,
     ) {
-        Counters::bump(&subscriber.counters.dead_lettered);
-        match reason {
-            DeadLetterReason::Overflow => Counters::bump(&subscriber.counters.overflowed),
-            DeadLetterReason::Conflict => Counters::bump(&subscriber.counters.conflicts),
-            _ => {}
-        }
+        let counters = &subscriber.counters;
+        Counters::bump(match reason {
+            DeadLetterReason::Overflow => &counters.overflowed,
+            DeadLetterReason::Conflict => &counters.conflicts,
+            _ => &counters.dead_lettered_otherwise,
+        });
         self.observe(Observation::DeadLettered {
             event,
             subscriber: &subscriber.name,

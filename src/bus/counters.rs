@@ -14,7 +14,10 @@ pub(crate) struct Counters {
     pub(crate) suppressed: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) retried: AtomicU64,
-    pub(crate) dead_lettered: AtomicU64,
+    /// Dead letters for a reason other than overflow or conflict. Each dead letter bumps one
+    /// counter alone, so an overflow costs its publisher a single atomic; the snapshot's
+    /// total is the sum of the three.
+    pub(crate) dead_lettered_otherwise: AtomicU64,
     pub(crate) overflowed: AtomicU64,
     pub(crate) conflicts: AtomicU64,
 }
@@ -47,15 +50,16 @@ impl Counters {
 
     pub(crate) fn snapshot(&self) -> CounterSnapshot {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let (overflowed, conflicts) = (read(&self.overflowed), read(&self.conflicts));
         CounterSnapshot {
             enqueued: read(&self.enqueued),
             handled: read(&self.handled),
             suppressed: read(&self.suppressed),
             failed: read(&self.failed),
             retried: read(&self.retried),
-            dead_lettered: read(&self.dead_lettered),
-            overflowed: read(&self.overflowed),
-            conflicts: read(&self.conflicts),
+            dead_lettered: read(&self.dead_lettered_otherwise) + overflowed + conflicts,
+            overflowed,
+            conflicts,
         }
     }
 }
