@@ -289,23 +289,54 @@ impl Serialize for Event {
     }
 }
 
-/// A stable, fast 64-bit hash of bytes: eight bytes a step, then a final mix.
+/// A stable, fast 64-bit hash of a payload, for the gate's fingerprints.
+///
+/// Four lanes each take eight bytes of every 32-byte block, so the CPU runs their
+/// multiply-rotate chains side by side (a single chain makes each step wait on the one
+/// before). The lanes are then folded together with the remaining bytes and a final mix.
 ///
 /// std's `DefaultHasher` is not promised to stay the same across Rust releases, and a
 /// fingerprint stored in a shared gate must mean the same thing to every process reading it.
+/// Changing this function changes every stored fingerprint: records written by the old one
+/// read as conflicts until their TTL runs out.
 pub fn fingerprint(bytes: &[u8]) -> u64 {
-    const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut hash = bytes.len() as u64;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        hash = (hash.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(MULTIPLIER);
+    let len = bytes.len() as u64;
+    let mut lanes = LANE_SEEDS.map(|seed| seed ^ len);
+    let mut blocks = bytes.chunks_exact(8 * LANE_SEEDS.len());
+    for block in &mut blocks {
+        for (lane, word) in lanes.iter_mut().zip(block.chunks_exact(8)) {
+            *lane = hash_step(*lane, le_word(word));
+        }
     }
-    let mut tail = [0u8; 8];
-    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    hash = (hash.rotate_left(23) ^ u64::from_le_bytes(tail)).wrapping_mul(MULTIPLIER);
+    let mut hash = lanes.into_iter().fold(len, hash_step);
+    let mut words = blocks.remainder().chunks_exact(8);
+    for word in &mut words {
+        hash = hash_step(hash, le_word(word));
+    }
+    hash = hash_step(hash, le_word(words.remainder()));
     hash ^ (hash >> 29)
+}
+
+/// Where each of [`fingerprint`]'s lanes starts (then mixed with the length): digits of pi,
+/// so that equal words in different lanes do not cancel out.
+const LANE_SEEDS: [u64; 4] = [
+    0x243F_6A88_85A3_08D3,
+    0x1319_8A2E_0370_7344,
+    0xA409_3822_299F_31D0,
+    0x082E_FA98_EC4E_6C89,
+];
+
+/// One multiply-rotate step of [`fingerprint`] (and of the simulator's name hash).
+pub(crate) fn hash_step(hash: u64, word: u64) -> u64 {
+    const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
+    (hash.rotate_left(23) ^ word).wrapping_mul(MULTIPLIER)
+}
+
+/// Up to eight bytes as a little-endian word, zero-padded.
+pub(crate) fn le_word(bytes: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(word)
 }
 
 /// A unique event id: `evt_` then a per-process prefix and a sequence number, in hex.
@@ -616,6 +647,42 @@ mod tests {
         assert_ne!(fingerprint(b"{\"a\":1}"), fingerprint(b"{\"a\":2}"));
         assert_ne!(fingerprint(b""), fingerprint(b"\0"));
         // Pinned: a fingerprint stored by one build must mean the same to the next.
-        assert_eq!(fingerprint(b"hello world"), 6_435_747_101_218_427_169);
+        assert_eq!(fingerprint(b"hello world"), PINNED_SHORT);
+        assert_eq!(fingerprint(&counting_bytes(256)), PINNED_256);
+    }
+
+    const PINNED_SHORT: u64 = 5_983_873_995_342_841_943;
+    const PINNED_256: u64 = 1_272_393_386_693_409_272;
+
+    /// `len` bytes counting up from zero (wrapping), so that no two blocks are alike.
+    fn counting_bytes(len: usize) -> Vec<u8> {
+        (0..len).map(|index| index as u8).collect()
+    }
+
+    #[test]
+    fn every_byte_of_a_payload_moves_its_fingerprint() {
+        // 100 bytes: three full blocks over the four lanes, a whole word, and a tail.
+        let payload = counting_bytes(100);
+        let original = fingerprint(&payload);
+        for index in 0..payload.len() {
+            let mut changed = payload.clone();
+            changed[index] ^= 0x80;
+            assert_ne!(fingerprint(&changed), original, "byte {index} was ignored");
+        }
+        let mut swapped = payload.clone();
+        swapped.copy_within(8..16, 0);
+        swapped[8..16].copy_from_slice(&payload[..8]);
+        assert_ne!(
+            fingerprint(&swapped),
+            original,
+            "lanes were swapped unnoticed"
+        );
+        let lengths: std::collections::BTreeSet<u64> =
+            (0..=100).map(|len| fingerprint(&vec![0; len])).collect();
+        assert_eq!(
+            lengths.len(),
+            101,
+            "zero payloads of different lengths collided"
+        );
     }
 }
