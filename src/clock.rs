@@ -25,6 +25,14 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current unix time, as the duration since 1970-01-01T00:00:00Z.
     fn unix_now(&self) -> Duration;
 
+    /// True when [`now`](Self::now) is tokio's own `Instant::now()`, so that a tokio reading
+    /// the caller took a moment ago may stand in for a reading of this clock (one clock
+    /// reading then serves two parts, see [`crate::gate::ImmediateGateStore::claim_now_at`]).
+    /// False, the default, for a clock with a time of its own, such as [`ManualClock`].
+    fn is_tokio_time(&self) -> bool {
+        false
+    }
+
     /// The current unix time in whole milliseconds.
     fn unix_now_ms(&self) -> u64 {
         // Whole seconds and milliseconds apart: the same value as `as_millis`, without its
@@ -77,6 +85,10 @@ impl Default for TokioClock {
 impl Clock for TokioClock {
     fn now(&self) -> Instant {
         Instant::now()
+    }
+
+    fn is_tokio_time(&self) -> bool {
+        true
     }
 
     fn unix_now(&self) -> Duration {

@@ -93,8 +93,12 @@ pub(crate) struct Worker<R> {
 
 /// What the gate decided about one event.
 enum Admission {
-    /// The key is claimed with this token: run the handler.
-    Claimed(ClaimToken),
+    /// The key is claimed with this token: run the handler. `started` is the clock reading
+    /// the claim was made at, when the store took the worker's own (see `Worker::claim`).
+    Claimed {
+        token: ClaimToken,
+        started: Option<Instant>,
+    },
     /// The store is away and the subscriber fails open: run the handler without the gate.
     FailOpen,
     /// The event was settled without running (duplicate, dead letter or scheduled retry).
@@ -230,17 +234,17 @@ impl<R: Runner> Worker<R> {
     }
 
     async fn run_ungated(&mut self, mut work: Work) -> Step {
-        let outcome = self.attempt(&mut work).await;
+        let outcome = self.attempt(&mut work, None).await;
         self.settle_without_gate(work, outcome)
     }
 
     async fn run_gated(&mut self, mut work: Work) -> Step {
-        let token = match self.claim(&mut work).await {
-            Admission::Claimed(token) => token,
+        let (token, started) = match self.claim(&mut work).await {
+            Admission::Claimed { token, started } => (token, started),
             Admission::FailOpen => return self.run_fail_open(work).await,
             Admission::Settled => return Step::Done,
         };
-        let outcome = self.attempt(&mut work).await;
+        let outcome = self.attempt(&mut work, started).await;
         match self.subscriber.config.mode {
             DeliveryMode::AtLeastOnce => self.settle_at_least_once(work, token, outcome).await,
             _ => self.settle_at_most_once(work, token, outcome).await,
@@ -250,7 +254,7 @@ impl<R: Runner> Worker<R> {
     /// Runs the handler without the gate: the store is away and the subscriber fails open.
     /// A failure is retried in at-least-once mode (the retry tries the gate again).
     async fn run_fail_open(&mut self, mut work: Work) -> Step {
-        let outcome = self.attempt(&mut work).await;
+        let outcome = self.attempt(&mut work, None).await;
         let failed = !outcome.is_success() && !matches!(outcome, AttemptOutcome::Cancelled { .. });
         let at_least_once = self.subscriber.config.mode == DeliveryMode::AtLeastOnce;
         if failed && at_least_once && self.may_retry(&work) {
@@ -265,9 +269,16 @@ impl<R: Runner> Worker<R> {
         let (sub, event) = (&self.subscriber, &work.event);
         let lease = sub.config.lease;
         let (name, key, fingerprint) = (&*sub.name, event.key(), event.fingerprint());
-        let claim = match sub.store.immediate() {
-            Some(store) => store.claim_now(name, key, fingerprint, lease),
-            None => sub.store.claim(name, key, fingerprint, lease).await,
+        // A store that answers in place takes the worker's clock reading, which then also
+        // starts the handler's timeout: one reading instead of two. A store that waits (on a
+        // network) is read after its answer, so its round trip is not counted as handler time.
+        let (claim, started) = match sub.store.immediate() {
+            Some(store) => {
+                let now = Instant::now();
+                let claim = store.claim_now_at(name, key, fingerprint, lease, now);
+                (claim, Some(now))
+            }
+            None => (sub.store.claim(name, key, fingerprint, lease).await, None),
         };
         match claim {
             Ok(ClaimOutcome::Claimed(token)) => {
@@ -276,7 +287,7 @@ impl<R: Runner> Worker<R> {
                     subscriber: &sub.name,
                     lease,
                 });
-                return Admission::Claimed(token);
+                return Admission::Claimed { token, started };
             }
             Ok(ClaimOutcome::Duplicate(holder)) => {
                 Counters::bump(&sub.counters.suppressed);
@@ -329,16 +340,18 @@ impl<R: Runner> Worker<R> {
         Admission::Settled
     }
 
-    /// Runs one handler attempt and records it.
-    async fn attempt(&mut self, work: &mut Work) -> AttemptOutcome {
+    /// Runs one handler attempt and records it; `started` is a clock reading already taken
+    /// for it (by the claim), if any.
+    async fn attempt(&mut self, work: &mut Work, started: Option<Instant>) -> AttemptOutcome {
         let (sub, event) = (&self.subscriber, &work.event);
         let attempt = work.next_attempt();
         // One clock reading serves the timeout and, for a kept attempt, its start time. A
-        // gated run reads it before the handler is called, so the handler's first poll counts
-        // against its timeout and the run never outlasts its lease (which is longer); an
-        // ungated run reads it only if the handler is still pending after its first poll.
+        // gated run has it before the handler is called (from its claim, or read here), so
+        // the handler's first poll counts against its timeout and the run never outlasts its
+        // lease (which is longer); an ungated run reads it only if the handler is still
+        // pending after its first poll.
         let gated = sub.config.mode != DeliveryMode::Ungated;
-        let started = gated.then(Instant::now);
+        let started = started.or_else(|| gated.then(Instant::now));
         self.core.observe(Observation::HandlerStarted {
             event,
             subscriber: &sub.name,

@@ -43,6 +43,9 @@ pub struct MemoryStore {
     earliest_expiry_ns: AtomicU64,
     origin: Instant,
     clock: Arc<dyn Clock>,
+    /// The clock's [`Clock::is_tokio_time`], read once: whether a caller's tokio reading may
+    /// stand in for this store's own (see [`MemoryStore::claim_now_at`]).
+    clock_is_tokio_time: bool,
     #[cfg_attr(not(feature = "mutants"), allow(dead_code))]
     mutants: Mutants,
 }
@@ -123,6 +126,7 @@ impl MemoryStore {
             capacity_keys,
             earliest_expiry_ns: AtomicU64::new(u64::MAX),
             origin: clock.now(),
+            clock_is_tokio_time: clock.is_tokio_time(),
             clock,
             mutants: Mutants::none(),
         }
@@ -166,7 +170,47 @@ impl MemoryStore {
         fingerprint: u64,
         lease: Duration,
     ) -> Result<ClaimOutcome, StoreError> {
-        let now = self.now();
+        self.claim_at(subscriber, key, fingerprint, lease, self.now())
+    }
+
+    /// [`ImmediateGateStore::claim_now_at`]: `now`, a tokio reading the caller has just
+    /// taken, serves as this store's reading when its clock is tokio's; otherwise the store
+    /// reads its own clock.
+    pub fn claim_now_at(
+        &self,
+        subscriber: &str,
+        key: &str,
+        fingerprint: u64,
+        lease: Duration,
+        now: Instant,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let now = if self.takes_tokio_readings() {
+            now
+        } else {
+            self.now()
+        };
+        self.claim_at(subscriber, key, fingerprint, lease, now)
+    }
+
+    /// Whether a caller's tokio reading may stand in for [`Self::now`]: when the clock is
+    /// tokio's, unless a planted bug moves the store onto the wall clock.
+    fn takes_tokio_readings(&self) -> bool {
+        #[cfg(feature = "mutants")]
+        if self.mutants.is_on(crate::mutants::Mutant::TtlOnWallClock) {
+            return false;
+        }
+        self.clock_is_tokio_time
+    }
+
+    /// A claim at `now` on the store's clock.
+    fn claim_at(
+        &self,
+        subscriber: &str,
+        key: &str,
+        fingerprint: u64,
+        lease: Duration,
+        now: Instant,
+    ) -> Result<ClaimOutcome, StoreError> {
         let at = RecordKeyRef::new(subscriber, key);
         if let Some(outcome) = self.try_claim(at, fingerprint, lease, now) {
             return Ok(outcome);
@@ -448,6 +492,17 @@ impl ImmediateGateStore for MemoryStore {
         MemoryStore::claim_now(self, subscriber, key, fingerprint, lease)
     }
 
+    fn claim_now_at(
+        &self,
+        subscriber: &str,
+        key: &str,
+        fingerprint: u64,
+        lease: Duration,
+        now: Instant,
+    ) -> Result<ClaimOutcome, StoreError> {
+        MemoryStore::claim_now_at(self, subscriber, key, fingerprint, lease, now)
+    }
+
     fn complete_now(
         &self,
         subscriber: &str,
@@ -595,5 +650,31 @@ mod tests {
             store.claim_now("s", "b", 1, LEASE),
             Ok(ClaimOutcome::Duplicate(_))
         ));
+    }
+
+    /// How long the live record of `key` has left, seen by a claim at the store's own now.
+    fn expires_in(store: &MemoryStore, key: &str) -> Duration {
+        match store.claim_now("s", key, 1, LEASE) {
+            Ok(ClaimOutcome::Duplicate(holder)) => holder.expires_in,
+            other => panic!("expected a live record, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn claim_at_a_tokio_reading_counts_the_lease_from_it_on_a_tokio_clock() {
+        let store = MemoryStore::new(Arc::new(crate::clock::TokioClock::system()));
+        let reading = Instant::now();
+        tokio::time::advance(Duration::from_secs(5)).await;
+        claimed(store.claim_now_at("s", "k", 1, LEASE, reading));
+        assert_eq!(expires_in(&store, "k"), LEASE - Duration::from_secs(5));
+    }
+
+    #[test]
+    fn claim_at_a_tokio_reading_reads_its_own_clock_when_that_is_not_tokio() {
+        let (clock, store) = store(10);
+        let reading = Instant::now() + Duration::from_secs(600);
+        clock.advance(Duration::from_secs(5));
+        claimed(store.claim_now_at("s", "k", 1, LEASE, reading));
+        assert_eq!(expires_in(&store, "k"), LEASE);
     }
 }

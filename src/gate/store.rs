@@ -10,6 +10,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 /// The future a store operation returns (boxed so stores can sit behind `dyn GateStore`).
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -66,6 +68,22 @@ pub trait ImmediateGateStore {
         fingerprint: u64,
         lease: Duration,
     ) -> Result<ClaimOutcome, StoreError>;
+
+    /// [`claim_now`](Self::claim_now) at `now`, a reading of tokio's time that the caller
+    /// has just taken and uses itself (a gated worker counts its handler's timeout from it),
+    /// so one clock reading serves both. A store whose clock is tokio's may take `now` as its
+    /// own reading; any other store must read its own clock, which the default does.
+    fn claim_now_at(
+        &self,
+        subscriber: &str,
+        key: &str,
+        fingerprint: u64,
+        lease: Duration,
+        now: Instant,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let _ = now;
+        self.claim_now(subscriber, key, fingerprint, lease)
+    }
 
     /// [`GateStore::complete`], answered in place.
     fn complete_now(
