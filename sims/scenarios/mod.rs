@@ -2,8 +2,8 @@
 //! every duration is scaled so that a seed stays a few simulated seconds long.
 //!
 //! To add a scenario: write `sims/scenarios/NAME.rs` with a `pub const SCENARIO: Scenario`
-//! whose `build` turns a seed into a [`SimConfig`], add it to [`ALL`], and add a snapshot
-//! seed for it in `sims/tests.rs`.
+//! whose `build` turns a seed into a [`SimConfig`](eventgate::sim::SimConfig), add it to
+//! [`ALL`], and add a snapshot seed for it in `sims/tests.rs`.
 
 use eventgate::sim::Scenario;
 
