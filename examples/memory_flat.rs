@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use eventgate::bus::SubscriberInfo;
 use eventgate::{DeliveryMode, Event, EventBus, HandlerError, InMemoryEventBus, NewEvent};
 use eventgate::{SubscriberConfig, defaults};
 
@@ -76,7 +77,7 @@ async fn main() -> anyhow::Result<()> {
 /// [`DRAIN_WAIT_MAX`].
 async fn healthy_drained(bus: &InMemoryEventBus) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    while queue_depth(bus, "healthy")? > 0 {
+    while subscriber(bus, "healthy")?.queue_depth > 0 {
         if started.elapsed() > DRAIN_WAIT_MAX {
             anyhow::bail!("the healthy subscriber did not drain its queue in {DRAIN_WAIT_MAX:?}");
         }
@@ -85,12 +86,10 @@ async fn healthy_drained(bus: &InMemoryEventBus) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How many events wait in `subscriber`'s queue.
-fn queue_depth(bus: &InMemoryEventBus, subscriber: &str) -> anyhow::Result<usize> {
-    let info = bus
-        .subscriber(subscriber)
-        .ok_or_else(|| anyhow::anyhow!("{subscriber} is gone"))?;
-    Ok(info.queue_depth)
+/// What the bus reports of the subscriber `name`; an error once it is gone.
+fn subscriber(bus: &InMemoryEventBus, name: &str) -> anyhow::Result<SubscriberInfo> {
+    bus.subscriber(name)
+        .ok_or_else(|| anyhow::anyhow!("{name} is gone"))
 }
 
 /// A healthy subscriber and one whose handler never returns.
@@ -114,17 +113,8 @@ fn subscribe(bus: &InMemoryEventBus) -> anyhow::Result<()> {
 fn report(bus: &InMemoryEventBus, published: u64) -> anyhow::Result<u64> {
     let peak_kib = status_kib("VmHWM")?;
     let resident_kib = status_kib("VmRSS")?;
-    let hung = bus
-        .subscriber("hung")
-        .ok_or_else(|| anyhow::anyhow!("hung is gone"))?;
-    let healthy = bus
-        .subscriber("healthy")
-        .ok_or_else(|| anyhow::anyhow!("healthy is gone"))?;
-    let dead_lettered: u64 = ["healthy", "hung"]
-        .iter()
-        .filter_map(|name| bus.subscriber(name))
-        .map(|info| info.counters.dead_lettered)
-        .sum();
+    let (hung, healthy) = (subscriber(bus, "hung")?, subscriber(bus, "healthy")?);
+    let dead_lettered = hung.counters.dead_lettered + healthy.counters.dead_lettered;
     let dropped = bus.dead_letters_dropped();
     println!(
         "published {published:>9}  peak {peak_kib:>7} KiB  resident {resident_kib:>7} KiB  \

@@ -308,11 +308,17 @@ pub fn fingerprint(bytes: &[u8]) -> u64 {
             *lane = hash_step(*lane, le_word(word));
         }
     }
-    let mut hash = lanes.into_iter().fold(len, hash_step);
-    let mut words = blocks.remainder().chunks_exact(8);
-    for word in &mut words {
-        hash = hash_step(hash, le_word(word));
-    }
+    chain_hash(lanes.into_iter().fold(len, hash_step), blocks.remainder())
+}
+
+/// Continues one multiply-rotate chain from `hash` over `bytes`, eight bytes a step with the
+/// last word zero-padded (an empty one included), then folds the high bits down: the tail of
+/// [`fingerprint`], and the whole of the simulator's name hash.
+pub(crate) fn chain_hash(hash: u64, bytes: &[u8]) -> u64 {
+    let mut words = bytes.chunks_exact(8);
+    let mut hash = words
+        .by_ref()
+        .fold(hash, |hash, word| hash_step(hash, le_word(word)));
     hash = hash_step(hash, le_word(words.remainder()));
     hash ^ (hash >> 29)
 }
@@ -326,14 +332,14 @@ const LANE_SEEDS: [u64; 4] = [
     0x082E_FA98_EC4E_6C89,
 ];
 
-/// One multiply-rotate step of [`fingerprint`] (and of the simulator's name hash).
-pub(crate) fn hash_step(hash: u64, word: u64) -> u64 {
+/// One multiply-rotate step of [`fingerprint`].
+fn hash_step(hash: u64, word: u64) -> u64 {
     const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
     (hash.rotate_left(23) ^ word).wrapping_mul(MULTIPLIER)
 }
 
 /// Up to eight bytes as a little-endian word, zero-padded.
-pub(crate) fn le_word(bytes: &[u8]) -> u64 {
+fn le_word(bytes: &[u8]) -> u64 {
     let mut word = [0u8; 8];
     word[..bytes.len()].copy_from_slice(bytes);
     u64::from_le_bytes(word)

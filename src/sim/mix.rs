@@ -2,7 +2,7 @@
 //! that identify the decision (subscriber, event id, attempt), so a decision never depends on
 //! the order in which tasks happened to draw from a shared generator.
 
-use crate::event::{hash_step, le_word};
+use crate::event::chain_hash;
 
 /// Mixes `parts` into one well-spread 64-bit value (splitmix64 over each part in turn).
 pub fn mix(parts: &[u64]) -> u64 {
@@ -19,14 +19,7 @@ pub fn mix(parts: &[u64]) -> u64 {
 /// faster never changes which decisions a seed makes: every recorded seed replays the same
 /// history.
 pub fn name(text: &str) -> u64 {
-    let bytes = text.as_bytes();
-    let mut chunks = bytes.chunks_exact(8);
-    let mut hash = bytes.len() as u64;
-    for chunk in &mut chunks {
-        hash = hash_step(hash, le_word(chunk));
-    }
-    hash = hash_step(hash, le_word(chunks.remainder()));
-    hash ^ (hash >> 29)
+    chain_hash(text.len() as u64, text.as_bytes())
 }
 
 /// True with probability `per_mille` / 1000 for the decision `value`.
